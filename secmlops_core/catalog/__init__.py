@@ -1,0 +1,1 @@
+"""Catalogs as data: stage kinds, properties, threat rules, controls, roles and references."""

@@ -1,0 +1,156 @@
+"""Reading and writing pipeline files (YAML or JSON), with size and safety limits.
+
+YAML anchors and aliases are refused: the project format never needs them and they are the
+vehicle of "billion laughs" expansion bombs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from secmlops_core.errors import UserFacingError, ValidationFailed
+from secmlops_core.pipeline.model import FORMAT_NAME, FORMAT_VERSION, Pipeline
+from secmlops_core.pipeline.validate import parse_pipeline
+
+DEFAULT_MAX_BYTES = 5 * 1024 * 1024
+_CSafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """A safe YAML loader that rejects anchors and aliases outright."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.constructor.ConstructorError(
+                None, None, "YAML aliases are not allowed in pipeline files", event.start_mark)
+        return super().compose_node(parent, index)
+
+    def compose_scalar_node(self, anchor):
+        if anchor is not None:
+            raise yaml.constructor.ConstructorError(
+                None, None, "YAML anchors are not allowed in pipeline files", self.peek_event().start_mark)
+        return super().compose_scalar_node(anchor)
+
+    def compose_sequence_node(self, anchor):
+        if anchor is not None:
+            raise yaml.constructor.ConstructorError(
+                None, None, "YAML anchors are not allowed in pipeline files", self.peek_event().start_mark)
+        return super().compose_sequence_node(anchor)
+
+    def compose_mapping_node(self, anchor):
+        if anchor is not None:
+            raise yaml.constructor.ConstructorError(
+                None, None, "YAML anchors are not allowed in pipeline files", self.peek_event().start_mark)
+        return super().compose_mapping_node(anchor)
+
+
+def detect_format(name: str) -> str:
+    """'yaml' or 'json' from a file name; UserFacingError for anything else."""
+    suffix = Path(name).suffix.lower()
+    if suffix in (".yaml", ".yml"):
+        return "yaml"
+    if suffix == ".json":
+        return "json"
+    raise UserFacingError(f"{name}: unsupported file type {suffix or '(none)'}; use .yaml, .yml or .json")
+
+
+def parse_text(data: bytes | str, fmt: str, source: str = "file", max_bytes: int = DEFAULT_MAX_BYTES):
+    """Parse YAML/JSON text into plain Python data, enforcing the size limit."""
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    if len(raw) > max_bytes:
+        raise ValidationFailed([f"the file is {len(raw) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.1f} MB"],
+                               source)
+    if not raw.strip():
+        raise ValidationFailed(["the file is empty"], source)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValidationFailed([f"the file is not UTF-8 text (byte {exc.start})"], source) from None
+    try:
+        if fmt == "json":
+            return json.loads(text)
+        # The C loader is many times faster; only text that could hold an anchor or alias
+        # goes through the slower loader that refuses them.
+        loader = _NoAliasLoader if ("&" in text or "*" in text) else _CSafeLoader
+        return yaml.load(text, Loader=loader)  # noqa: S506 - both loaders are safe loaders
+    except json.JSONDecodeError as exc:
+        raise ValidationFailed([f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"],
+                               source) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ValidationFailed([f"invalid YAML{where}: {problem}"], source) from None
+    except RecursionError:
+        raise ValidationFailed(["nesting is too deep"], source) from None
+
+
+def loads_pipeline(data: bytes | str, fmt: str, source: str = "file",
+                   max_bytes: int = DEFAULT_MAX_BYTES) -> Pipeline:
+    """Parse and validate a pipeline document in the project format."""
+    document = parse_text(data, fmt, source, max_bytes)
+    try:
+        return parse_pipeline(document)
+    except ValidationFailed as exc:
+        raise ValidationFailed(exc.problems, source) from None
+
+
+def load_pipeline(path: Path | str, max_bytes: int = DEFAULT_MAX_BYTES) -> Pipeline:
+    """Read a pipeline file from disk (format chosen by extension)."""
+    path = Path(path)
+    fmt = detect_format(path.name)
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise ValidationFailed([f"the file is {size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.1f} MB"],
+                                   path.name)
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise UserFacingError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise UserFacingError(f"{path}: is a directory, not a pipeline file") from None
+    except PermissionError:
+        raise UserFacingError(f"{path}: permission denied") from None
+    return loads_pipeline(data, fmt, path.name, max_bytes)
+
+
+def to_document(pipeline: Pipeline) -> dict:
+    """The canonical document form: fixed key order, empty fields and unset properties omitted."""
+    def clean(entry: dict) -> dict:
+        return {k: v for k, v in entry.items() if v not in (None, "", {}, [])}
+
+    return {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "id": pipeline.id,
+        "name": pipeline.name,
+        **clean({"description": pipeline.description}),
+        "zones": [clean({"id": z.id, "name": z.name, "trust": z.trust, "description": z.description})
+                  for z in pipeline.zones],
+        "stages": [clean({"id": s.id, "name": s.name, "kind": s.kind, "zone": s.zone,
+                          "properties": dict(sorted(s.properties.items())), "description": s.description,
+                          "position": {"x": s.position[0], "y": s.position[1]} if s.position else None})
+                   for s in pipeline.stages],
+        "flows": [clean({"id": f.id, "source": f.source, "target": f.target, "name": f.name,
+                         "properties": dict(sorted(f.properties.items())), "description": f.description})
+                  for f in pipeline.flows],
+    }
+
+
+def dumps_pipeline(pipeline: Pipeline, fmt: str = "yaml") -> str:
+    """Serialize to the project format (YAML or JSON); loads_pipeline reverses it exactly."""
+    document = to_document(pipeline)
+    if fmt == "json":
+        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return yaml.dump(document, Dumper=dumper, sort_keys=False, allow_unicode=True, width=100)
+
+
+def save_pipeline(pipeline: Pipeline, path: Path | str) -> None:
+    """Write a pipeline file, format chosen by extension."""
+    path = Path(path)
+    path.write_text(dumps_pipeline(pipeline, detect_format(path.name)), encoding="utf-8")
