@@ -1,0 +1,65 @@
+"""`secmlops serve`: the app plus, on the local default, one sample camera feed.
+
+Both run as child processes; stopping `serve` (Ctrl-C or SIGTERM) stops both cleanly.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from secmlops_core.settings import get_settings
+
+APP_PATH = Path(__file__).resolve().parents[1] / "app.py"
+SAMPLE_CAMERA_ID = "sample-cam-1"
+
+
+def _feed_available() -> bool:
+    return importlib.util.find_spec("secmlops_core.feed.commands") is not None
+
+
+def _serve(args) -> int:
+    settings = get_settings()
+    children: list[subprocess.Popen] = []
+    if settings.sample_feed and not args.no_sample_feed and _feed_available():
+        children.append(subprocess.Popen(
+            [sys.executable, "-m", "secmlops_core", "feed", "--source", "sample", "--camera-id", SAMPLE_CAMERA_ID]))
+    children.append(subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(APP_PATH), "--server.port", str(args.port),
+         "--server.address", args.address], cwd=APP_PATH.parent))
+    print(f"SecMLOps Studio: http://{args.address}:{args.port}  (data in {settings.home})", flush=True)
+
+    stopping = False
+
+    def stop(*_):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    app = children[-1]
+    while not stopping and app.poll() is None:
+        time.sleep(0.5)
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    for child in children:
+        try:
+            child.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            child.kill()
+    return 0 if stopping else (app.returncode or 0)
+
+
+def register(subparsers) -> None:
+    """Add the `serve` command."""
+    serve = subparsers.add_parser("serve", help="run the app (and the sample camera feed on the local default)")
+    serve.add_argument("--port", type=int, default=8501)
+    serve.add_argument("--address", default="localhost",
+                       help="interface to bind; the default keeps the app on this machine only")
+    serve.add_argument("--no-sample-feed", action="store_true", help="do not start the built-in sample camera")
+    serve.set_defaults(handler=_serve)
