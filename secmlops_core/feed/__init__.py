@@ -1,0 +1,1 @@
+"""Camera feeds: sources, scenarios, the runner process and its per-camera status files."""
