@@ -8,6 +8,7 @@ array (OpenCV/ultralytics order) or raise :class:`UserFacingError` with a clear 
 from __future__ import annotations
 
 import io
+import sys
 import warnings
 from pathlib import Path
 
@@ -17,7 +18,17 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from secmlops_core.errors import UserFacingError
 from secmlops_core.settings import Settings, get_settings
 
+def _original_pil_open():
+    """PIL's own ``Image.open``: ultralytics replaces it with a wrapper that, on an unidentified
+    file, tries to install a HEIF plugin (pip, network). Untrusted input must never trigger that."""
+    opener = Image.open
+    if not getattr(opener, "__module__", "").startswith("PIL"):
+        opener = getattr(sys.modules.get("ultralytics.utils.patches"), "_image_open", opener)
+    return opener
+
+
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+PIL_FORMATS = ("JPEG", "PNG", "BMP", "WEBP", "TIFF")
 
 
 def load_image_file(path: str | Path, settings: Settings | None = None) -> np.ndarray:
@@ -37,8 +48,8 @@ def decode_image_bytes(data: bytes, name: str = "image", settings: Settings | No
     _check_file_size(len(data), name, settings)
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit applies below
+            image = _original_pil_open()(io.BytesIO(data), formats=PIL_FORMATS)
             width, height = image.size
             check_megapixels(width, height, name, settings)
             image.load()
@@ -48,7 +59,7 @@ def decode_image_bytes(data: bytes, name: str = "image", settings: Settings | No
         raise
     except UnidentifiedImageError:
         raise UserFacingError(f"{name}: not an image in a supported format (JPEG, PNG, BMP, WebP, TIFF)") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except Image.DecompressionBombError:
         raise UserFacingError(f"{name}: refused as a possible decompression bomb (too many pixels)") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise UserFacingError(f"{name}: the image is corrupt or truncated ({exc})") from None
