@@ -1,0 +1,1 @@
+"""STRIDE threat engine: rules over the pipeline graph, risk scoring, attack paths, register."""
