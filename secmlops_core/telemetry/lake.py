@@ -167,13 +167,15 @@ def _recover(telemetry_dir: Path) -> None:
             path.unlink(missing_ok=True)
 
 
-def _parquet_list(paths) -> str:
-    return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"
+def parquet_scan(paths) -> str:
+    """SQL for scanning Parquet files by explicit list (partition columns come from the data, not paths)."""
+    listed = ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths)
+    return f"read_parquet([{listed}], union_by_name=true, hive_partitioning=false)"
 
 
 def _merge(con: duckdb.DuckDBPyConnection, inputs: list[Path], target_dir: Path, name: str) -> Path:
     tmp = target_dir / f".{name}.tmp"
-    con.execute(f"COPY (SELECT * FROM read_parquet({_parquet_list(inputs)}, union_by_name=true) ORDER BY ts) "
+    con.execute(f"COPY (SELECT * FROM {parquet_scan(inputs)} ORDER BY ts) "
                 f"TO '{tmp}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)")
     return tmp
 
@@ -181,7 +183,7 @@ def _merge(con: duckdb.DuckDBPyConnection, inputs: list[Path], target_dir: Path,
 def _rollup(con: duckdb.DuckDBPyConnection, source: Path, target_dir: Path, name: str) -> Path:
     target_dir.mkdir(parents=True, exist_ok=True)
     tmp = target_dir / f".{name}.tmp"
-    con.execute(f"COPY (SELECT {ROLLUP_SQL_SELECT} FROM read_parquet('{source}') GROUP BY ALL ORDER BY minute, "
+    con.execute(f"COPY (SELECT {ROLLUP_SQL_SELECT} FROM {parquet_scan([source])} GROUP BY ALL ORDER BY minute, "
                 f"camera_id) TO '{tmp}' (FORMAT parquet, COMPRESSION zstd)")
     return tmp
 

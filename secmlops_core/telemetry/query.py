@@ -17,7 +17,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from secmlops_core.telemetry.lake import LakeFile, _parquet_list, snapshot
+from secmlops_core.telemetry.lake import LakeFile, parquet_scan, snapshot
 from secmlops_core.telemetry.schema import EVENT_SCHEMA, HIST_COLUMNS, IMAGE_STAT_COLUMNS, ROLLUP_SQL_SELECT
 
 RAW_WINDOW = timedelta(hours=3)  # windows up to this long are answered exactly from raw events
@@ -70,13 +70,13 @@ def _duck_type(arrow_type) -> str:
 def _source(files: list[LakeFile]) -> str:
     if not files:
         return f"({_empty_events_sql()})"
-    return f"read_parquet({_parquet_list(f.path for f in files)}, union_by_name=true)"
+    return parquet_scan(f.path for f in files)
 
 
 def _rollup_source(files: list[LakeFile]) -> str:
     if not files:
         return f"(SELECT {ROLLUP_SQL_SELECT} FROM ({_empty_events_sql()}) GROUP BY ALL)"
-    return f"read_parquet({_parquet_list(f.path for f in files)}, union_by_name=true)"
+    return parquet_scan(f.path for f in files)
 
 
 def _run(telemetry_dir: Path | None, start: datetime, end: datetime, work):
