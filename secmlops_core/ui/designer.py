@@ -124,7 +124,10 @@ def graph_editor(pipeline_id: str, editor: PipelineEditor) -> str | None:
         changes = apply_flow_state(editor, returned)
         for error in changes.errors:
             st.toast(error, icon="🚫")
-        if changes.structural:
+        # The browser may answer with a graph older than the editor's (a change made in the
+        # side panel while it was still sending); then the editor wins and the view is rebuilt.
+        stale = {node.id for node in returned.nodes} != set(editor.pipeline.stage_index())
+        if changes.structural or stale:
             st.session_state[state_key] = to_flow_state(editor.pipeline, returned.selected_id)
             st.session_state[rev_key] = editor.revision
             persist_draft(pipeline_id, editor)

@@ -49,6 +49,7 @@ def test_designer_add_connect_save_reload(page, app_url, app_home):
 
     page.get_by_placeholder("e.g. after workshop 1").fill("e2e attacker")
     page.get_by_role("button", name="Save version").click()
+    expect(page.get_by_text("Saved version 2 of")).to_be_visible()
     wait_for_app_idle(page)
 
     page.reload()
@@ -61,3 +62,24 @@ def test_designer_add_connect_save_reload(page, app_url, app_home):
     assert library.list_versions(store, "pds")[0].label == "e2e attacker"
     saved = library.latest(store, "pds")
     assert ("roadside_b_attacker_b", "camera_fleet") in {(f.source, f.target) for f in saved.flows}
+
+
+def test_two_hundred_stage_graph_stays_usable(page, app_url, app_home):
+    from secmlops_core.pipeline.layout import apply_layout
+    from secmlops_core.pipeline.synthetic import synthetic_pipeline
+
+    big = apply_layout(synthetic_pipeline(200, 400, seed=3))
+    library.save_version(Store(app_home / "secmlops.duckdb"), big, "load test")
+    open_app_page(page, app_url)
+    page.get_by_role("combobox", name="Pipeline").click()
+    page.get_by_role("option", name=re.compile("Synthetic 200-stage")).click()
+    wait_for_app_idle(page)
+    expect(_caption(page)).to_contain_text("200 stages · 400 flows")
+    canvas = page.frame_locator(FLOW_FRAME)
+    expect(canvas.locator(".react-flow__node")).to_have_count(200, timeout=60_000)
+    form = page.locator("[data-testid='stForm']").filter(has_text="Add a stage")
+    form.get_by_label("Name").fill("One more")
+    form.get_by_role("button", name="Add stage").click()
+    wait_for_app_idle(page)
+    expect(_caption(page)).to_contain_text("201 stages · 400 flows")
+    expect(canvas.locator(".react-flow__node")).to_have_count(201, timeout=60_000)
