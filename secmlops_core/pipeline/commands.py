@@ -69,6 +69,13 @@ def _guarded(handler):
     return run
 
 
+def _schema(args) -> int:
+    from secmlops_core.pipeline.schema import pipeline_json_schema
+
+    print(json.dumps(pipeline_json_schema(), indent=2))
+    return 0
+
+
 def register(subparsers) -> None:
     """Add the `pipeline` command group."""
     pipeline = subparsers.add_parser("pipeline", help="validate and convert pipeline files")
@@ -86,3 +93,6 @@ def register(subparsers) -> None:
     convert.add_argument("-o", "--output", required=True)
     convert.add_argument("--to", choices=TARGETS)
     convert.set_defaults(handler=_guarded(_convert))
+
+    schema = commands.add_parser("schema", help="print the JSON Schema of the pipeline file format")
+    schema.set_defaults(handler=_schema)
