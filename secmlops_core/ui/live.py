@@ -35,7 +35,7 @@ def sidebar_controls() -> LiveView:
     """Window, camera and refresh choices."""
     statuses = feeds.list_statuses(settings())
     with st.sidebar:
-        st.subheader("Live detector")
+        st.subheader("View")
         window = st.selectbox("KPI window", list(WINDOWS), index=1, key="live:window")
         cameras = [ALL] + [s.camera_id for s in statuses]
         camera = st.selectbox("Camera", cameras, key="live:camera")
