@@ -9,6 +9,7 @@ st.set_page_config(page_title="SecMLOps Studio", page_icon=":material/shield:", 
 # (section, file, title, icon); the first page is the landing page.
 PAGES = [
     ("Model", "pages/designer.py", "Pipeline designer", ":material/account_tree:"),
+    ("Model", "pages/threats.py", "Threats", ":material/gpp_maybe:"),
 ]
 
 if not start_app():

@@ -331,6 +331,27 @@ class _Compiler:
         return _PropertyTest(name, operator, frozenset(values) if operator in ("in", "not_in") else value)
 
 
+def tested_properties(condition: Condition, context: str) -> set[tuple[str, str]]:
+    """Every (context, property name) a compiled condition tests; context is stage or flow."""
+    found: set[tuple[str, str]] = set()
+
+    def walk(node, here):
+        if isinstance(node, _PropertyTest):
+            found.add((here, node.name))
+        elif isinstance(node, _AtEnd):
+            walk(node.inner, "stage")
+        elif isinstance(node, _Neighbour):
+            walk(node.inner, "flow")
+        elif isinstance(node, (_All, _Any)):
+            for part in node.parts:
+                walk(part, here)
+        elif isinstance(node, _Not):
+            walk(node.inner, here)
+
+    walk(condition, context)
+    return found
+
+
 def describe_match(raw) -> str:
     """A compact one-line rendering of a raw match block (for explanations and reports)."""
     if not isinstance(raw, dict):
@@ -702,7 +723,8 @@ def _parse_assumptions(raw, source: str, problems: list[str]) -> list[Assumption
     return found
 
 
-def load_catalog(user_rules: Path | str | None = None, user_text: str | None = None) -> Catalog:
+def load_catalog(user_rules: Path | str | None = None, user_text: str | None = None,
+                 source_name: str | None = None) -> Catalog:
     """The built-in catalog, plus a user rule file when given (by path or as text).
 
     A user file may add rules, replace built-in rules (same id), ``disable`` built-in rules,
@@ -713,7 +735,7 @@ def load_catalog(user_rules: Path | str | None = None, user_text: str | None = N
     base = Catalog(rules=rules, controls=load_controls(), roles=load_roles(), references=load_references())
     if user_rules is None and user_text is None:
         return base
-    source = Path(user_rules).name if user_rules is not None else "user rules"
+    source = source_name or (Path(user_rules).name if user_rules is not None else "user rules")
     if user_text is None:
         try:
             user_text = Path(user_rules).read_text(encoding="utf-8")
