@@ -485,7 +485,11 @@ def _catalog_text(relative: str) -> str:
 def _safe_yaml(text: str, source: str):
     from secmlops_core.pipeline.formats import parse_text
 
-    return parse_text(text, "yaml", source, MAX_USER_RULE_BYTES)
+    try:
+        return parse_text(text, "yaml", source, MAX_USER_RULE_BYTES)
+    except ValidationFailed as exc:
+        problems = [p if p.startswith(source) else f"{source}: {p}" for p in exc.problems]
+        raise ValidationFailed(problems, source) from None
 
 
 @lru_cache(maxsize=1)
