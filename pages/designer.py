@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from secmlops_core.access.policy import can
 from secmlops_core.pipeline import library
 from secmlops_core.ui import designer as ui
 from secmlops_core.ui.shell import store
@@ -21,39 +22,47 @@ if restored is not None:
     st.info(f"Unsaved changes from {restored:%Y-%m-%d %H:%M} were restored. Save them as a version, or undo.")
 
 pipeline = editor.pipeline
+editable = can("edit_pipelines", pipeline_id)
+if not editable:
+    st.info("Read-only: your role may look at this pipeline but not change it.")
 st.caption(f"{pipeline.name} · {len(pipeline.stages)} stages · {len(pipeline.flows)} flows · "
            f"{len(pipeline.zones)} trust zones · drag between handles to connect; "
            "orange animated flows cross a trust boundary")
 
-toolbar = st.columns([1, 1, 3, 1.2])
-if toolbar[0].button("Auto-layout", icon=":material/account_tree:"):
-    editor.auto_layout()
-    st.rerun()
-if toolbar[1].button("Undo", icon=":material/undo:", disabled=not editor.can_undo):
-    editor.undo()
-    st.rerun()
-label = toolbar[2].text_input("Version label", placeholder="e.g. after workshop 1", label_visibility="collapsed",
-                              max_chars=120, key=f"designer:{pipeline_id}:label")
-if toolbar[3].button("Save version", type="primary", icon=":material/save:"):
-    saved = library.save_version(store(), editor.pipeline, label or "saved in designer")
-    st.session_state[f"designer:{pipeline_id}:base"] = saved.version
-    st.session_state[f"designer:{pipeline_id}:draft_rev"] = editor.revision
-    st.toast(f"Saved version {saved.version} of {pipeline.name}", icon="✅")
+if editable:
+    toolbar = st.columns([1, 1, 3, 1.2])
+    if toolbar[0].button("Auto-layout", icon=":material/account_tree:"):
+        editor.auto_layout()
+        st.rerun()
+    if toolbar[1].button("Undo", icon=":material/undo:", disabled=not editor.can_undo):
+        editor.undo()
+        st.rerun()
+    label = toolbar[2].text_input("Version label", placeholder="e.g. after workshop 1",
+                                  label_visibility="collapsed", max_chars=120, key=f"designer:{pipeline_id}:label")
+    if toolbar[3].button("Save version", type="primary", icon=":material/save:"):
+        saved = library.save_version(store(), editor.pipeline, label or "saved in designer")
+        st.session_state[f"designer:{pipeline_id}:base"] = saved.version
+        st.session_state[f"designer:{pipeline_id}:draft_rev"] = editor.revision
+        st.toast(f"Saved version {saved.version} of {pipeline.name}", icon="✅")
 
-canvas, panel = st.columns([3, 1.25])
+canvas, panel = st.columns([3, 1.25]) if editable else (st.container(), None)
 with canvas:
-    selected = ui.graph_editor(pipeline_id, editor)
-with panel:
-    ui.element_panel(editor, selected, pipeline_id)
-    ui.add_stage_form(editor)
-    ui.add_flow_form(editor)
-ui.persist_draft(pipeline_id, editor)
+    selected = ui.graph_editor(pipeline_id, editor, editable)
+if panel is not None:
+    with panel:
+        ui.element_panel(editor, selected, pipeline_id)
+        ui.add_stage_form(editor)
+        ui.add_flow_form(editor)
+    ui.persist_draft(pipeline_id, editor)
 
 tabs = st.tabs(["Versions and diff", "Trust zones", "Stages and flows", "Download"])
 with tabs[0]:
     ui.versions_panel(pipeline_id, editor)
 with tabs[1]:
-    ui.zones_editor(editor, pipeline_id)
+    if editable:
+        ui.zones_editor(editor, pipeline_id)
+    else:
+        ui.zones_table(editor)
 with tabs[2]:
     ui.elements_table(editor)
 with tabs[3]:

@@ -18,6 +18,7 @@ from secmlops_core.settings import SettingsError
 COMMAND_MODULES = (
     "secmlops_core.serve",
     "secmlops_core.pipeline.commands",
+    "secmlops_core.access.commands",
     "secmlops_core.threats.commands",
     "secmlops_core.detector.commands",
     "secmlops_core.feed.commands",

@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+from secmlops_core.errors import UserFacingError
 from secmlops_core.settings import get_settings
 
 APP_PATH = Path(__file__).resolve().parents[1] / "app.py"
@@ -22,8 +23,15 @@ def _feed_available() -> bool:
     return importlib.util.find_spec("secmlops_core.feed.commands") is not None
 
 
+LOCAL_ADDRESSES = ("localhost", "127.0.0.1", "::1")
+
+
 def _serve(args) -> int:
     settings = get_settings()
+    if settings.auth_mode == "none" and args.address not in LOCAL_ADDRESSES:
+        raise UserFacingError(
+            f"sign-in is off (auth_mode = none), so the app may only listen on this machine; to serve on "
+            f"{args.address}, set SECMLOPS_AUTH_MODE=local (accounts from `secmlops users add`) or oidc.")
     children: list[subprocess.Popen] = []
     if settings.sample_feed and not args.no_sample_feed and _feed_available():
         children.append(subprocess.Popen(

@@ -43,6 +43,11 @@ class Settings:
     wall_refresh_seconds: float = 5.0
     # Telemetry kept in raw form for this many days (rollups are kept longer).
     telemetry_retention_days: int = 30
+    # Sign-in: "none" (local default, app bound to localhost), "local" (accounts managed with
+    # `secmlops users`), or "oidc" (Streamlit's st.login with .streamlit/secrets.toml).
+    auth_mode: str = "none"
+    # A signed-in session ends after this many minutes.
+    session_timeout_minutes: float = 480.0
     extra: dict = field(default_factory=dict, compare=False)
 
     @property
@@ -92,11 +97,13 @@ def _coerce(name: str, raw, target_type, problems: list[str]):
 
 _TYPES = {"home": Path, "max_pipeline_file_mb": float, "max_image_megapixels": float,
           "max_image_file_mb": float, "default_weights": str, "sample_feed": bool,
-          "wall_refresh_seconds": float, "telemetry_retention_days": int}
+          "wall_refresh_seconds": float, "telemetry_retention_days": int, "auth_mode": str,
+          "session_timeout_minutes": float}
+AUTH_MODES = ("none", "local", "oidc")
 
 _RANGES = {"max_pipeline_file_mb": (0.001, 500), "max_image_megapixels": (0.01, 200),
            "max_image_file_mb": (0.01, 500), "wall_refresh_seconds": (1, 3600),
-           "telemetry_retention_days": (1, 3650)}
+           "telemetry_retention_days": (1, 3650), "session_timeout_minutes": (1, 10080)}
 
 
 def load_settings(environ: dict | None = None) -> Settings:
@@ -131,6 +138,8 @@ def load_settings(environ: dict | None = None) -> Settings:
         value = values.get(key)
         if value is not None and not (low <= value <= high):
             problems.append(f"{key} = {value} is outside the allowed range {low}..{high}")
+    if values.get("auth_mode") is not None and values["auth_mode"] not in AUTH_MODES:
+        problems.append(f"auth_mode = {values['auth_mode']!r}; use one of {', '.join(AUTH_MODES)}")
     if problems:
         raise SettingsError(problems)
     known = {f.name for f in fields(Settings)}

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from secmlops_core.access import audit
+from secmlops_core.access.policy import SYSTEM, acting_as, require
 from secmlops_core.errors import UserFacingError
 from secmlops_core.pipeline.formats import load_pipeline, to_document
 from secmlops_core.pipeline.model import Pipeline
@@ -63,8 +65,9 @@ def document_json(pipeline: Pipeline) -> str:
     return json.dumps(to_document(pipeline), sort_keys=False, ensure_ascii=False, separators=(",", ":"))
 
 
-def save_version(store: Store, pipeline: Pipeline, label: str, author: str = "local") -> PipelineVersion:
-    """Store the pipeline as its next version; the pipeline row is created on first save."""
+def save_version(store: Store, pipeline: Pipeline, label: str, author: str | None = None) -> PipelineVersion:
+    """Store the pipeline as its next version, authored by the acting principal."""
+    author = require("edit_pipelines", pipeline.id).label
     label = (label or "").strip() or "untitled"
     if len(label) > MAX_LABEL_CHARS:
         raise UserFacingError(f"version label is longer than {MAX_LABEL_CHARS} characters")
@@ -87,6 +90,9 @@ def save_version(store: Store, pipeline: Pipeline, label: str, author: str = "lo
             "SELECT created_at FROM pipeline_versions WHERE pipeline_id = ? AND version = ?",
             [pipeline.id, next_version]).fetchone()
         conn.execute("DELETE FROM pipeline_drafts WHERE pipeline_id = ?", [pipeline.id])
+        audit.record(conn, "pipeline.save", pipeline.id, None,
+                     {"version": next_version, "label": label, "sha256": digest,
+                      "stages": len(pipeline.stages), "flows": len(pipeline.flows)}, actor=author)
     return PipelineVersion(pipeline.id, next_version, label, digest, author, row[0])
 
 
@@ -137,7 +143,8 @@ def ensure_default_pipelines(store: Store) -> None:
     with store.connect() as conn:
         (count,) = conn.execute("SELECT count(*) FROM pipelines").fetchone()
     if count == 0:
-        save_version(store, load_template(DEFAULT_TEMPLATE), "template", author="system")
+        with acting_as(SYSTEM):
+            save_version(store, load_template(DEFAULT_TEMPLATE), "template")
 
 
 @dataclass(frozen=True)
@@ -151,6 +158,7 @@ class Draft:
 
 def save_draft(store: Store, pipeline: Pipeline, base_version: int | None) -> None:
     """Keep the working copy in the store (replacing the previous draft of that pipeline)."""
+    require("edit_pipelines", pipeline.id)
     with store.connect() as conn:
         conn.execute(
             "INSERT INTO pipeline_drafts (pipeline_id, document, base_version, updated_at) "
@@ -171,5 +179,6 @@ def load_draft(store: Store, pipeline_id: str) -> Draft | None:
 
 def discard_draft(store: Store, pipeline_id: str) -> None:
     """Forget the working copy of a pipeline."""
+    require("edit_pipelines", pipeline_id)
     with store.connect() as conn:
         conn.execute("DELETE FROM pipeline_drafts WHERE pipeline_id = ?", [pipeline_id])

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 from streamlit_flow import streamlit_flow
 
+from secmlops_core.access.policy import can
 from secmlops_core.catalog.vocabulary import property_specs, stage_kinds
 from secmlops_core.errors import UserFacingError, ValidationFailed
 from secmlops_core.pipeline import library
@@ -46,6 +47,8 @@ def sidebar_pipeline_choice() -> str | None:
                                       format_func=labels.__getitem__, key="designer_pipeline")
         st.session_state[SELECTED_KEY] = chosen
 
+    if not can("edit_pipelines"):
+        return chosen
     with st.sidebar.expander("New from template"):
         templates = library.list_templates()
         template_id = st.selectbox("Template", list(templates), key="designer_template",
@@ -103,13 +106,13 @@ def get_editor(pipeline_id: str) -> PipelineEditor:
 def persist_draft(pipeline_id: str, editor: PipelineEditor) -> None:
     """Write the working copy to the store when it changed since the last write."""
     saved_key = _key(pipeline_id, "draft_rev")
-    if editor.revision and st.session_state.get(saved_key) != editor.revision:
+    if editor.revision and can("edit_pipelines", pipeline_id) and st.session_state.get(saved_key) != editor.revision:
         library.save_draft(store(), editor.pipeline, st.session_state.get(_key(pipeline_id, "base")))
         st.session_state[saved_key] = editor.revision
 
 
-def graph_editor(pipeline_id: str, editor: PipelineEditor) -> str | None:
-    """Draw the editable graph; returns the id of the selected stage or flow."""
+def graph_editor(pipeline_id: str, editor: PipelineEditor, editable: bool = True) -> str | None:
+    """Draw the graph (editable unless told otherwise); returns the id of the selected element."""
     state_key, rev_key = _key(pipeline_id, "flow"), _key(pipeline_id, "flow_rev")
     if st.session_state.get(rev_key) != editor.revision or state_key not in st.session_state:
         selected = st.session_state[state_key].selected_id if state_key in st.session_state else None
@@ -118,9 +121,11 @@ def graph_editor(pipeline_id: str, editor: PipelineEditor) -> str | None:
     previous = st.session_state[state_key]
     returned = streamlit_flow(
         f"flow-{pipeline_id}", previous, height=620, fit_view=True, show_controls=True, show_minimap=False,
-        allow_new_edges=True, get_node_on_click=True, get_edge_on_click=True, enable_edge_menu=True,
+        allow_new_edges=editable, get_node_on_click=True, get_edge_on_click=True, enable_edge_menu=editable,
         hide_watermark=True, min_zoom=0.1, style={"backgroundColor": "#0b1020"})
-    if returned.timestamp != previous.timestamp:
+    if returned.timestamp != previous.timestamp and not editable:
+        st.session_state[state_key] = returned
+    elif returned.timestamp != previous.timestamp:
         changes = apply_flow_state(editor, returned)
         for error in changes.errors:
             st.toast(error, icon="🚫")
@@ -331,3 +336,9 @@ def elements_table(editor: PipelineEditor) -> None:
                                 "name": f.name, "crosses boundary": pipeline.crosses_boundary(f, stages),
                                 "properties": ", ".join(f"{k}={v}" for k, v in f.properties.items())}
                                for f in pipeline.flows]), hide_index=True, width="stretch")
+
+
+def zones_table(editor: PipelineEditor) -> None:
+    """The trust zones, read-only."""
+    st.dataframe(pd.DataFrame([{"id": z.id, "name": z.name, "trust": z.trust, "description": z.description}
+                               for z in editor.pipeline.zones]), hide_index=True, width="stretch")

@@ -1,0 +1,106 @@
+"""`secmlops users ...` and `secmlops audit ...`."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from pathlib import Path
+
+from secmlops_core.access import audit, users
+from secmlops_core.access.policy import role_ids
+from secmlops_core.errors import UserFacingError
+from secmlops_core.store import get_store
+
+
+def _read_password(args) -> str | None:
+    if args.oidc:
+        return None
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Password: ")
+    if first != getpass.getpass("Repeat password: "):
+        raise UserFacingError("the two passwords differ")
+    return first
+
+
+def _users_add(args) -> int:
+    account = users.add_user(get_store(), args.username, args.role, _read_password(args),
+                             display_name=args.display_name or "", pipelines=args.pipeline or None)
+    scope = ", ".join(account.pipelines) if account.pipelines else "all pipelines"
+    print(f"added {account.username} ({', '.join(account.roles)}; {scope})")
+    return 0
+
+
+def _users_remove(args) -> int:
+    users.remove_user(get_store(), args.username)
+    print(f"removed {args.username}")
+    return 0
+
+
+def _users_list(args) -> int:
+    accounts = users.list_users(get_store())
+    if not accounts:
+        print("no accounts")
+    for account in accounts:
+        scope = ",".join(account.pipelines) if account.pipelines else "*"
+        kind = "password" if account.has_password else "oidc"
+        print(f"{account.username:<32} {','.join(account.roles):<28} pipelines={scope:<20} {kind}"
+              f"{' disabled' if account.disabled else ''}")
+    return 0
+
+
+def _kiosk_token(args) -> int:
+    token = users.create_kiosk_token(get_store(), args.label)
+    print(f"kiosk token for {args.label!r} (shown once): {token}")
+    print(f"wall URL: http://HOST:PORT/ops_wall?embed=true&kiosk={token}")
+    return 0
+
+
+def _audit_verify(args) -> int:
+    check = audit.verify_chain(get_store())
+    if check.ok:
+        print(f"audit trail intact: {check.entries} entries")
+        return 0
+    print(f"audit trail BROKEN at entry {check.first_bad_seq}: {check.problem}", file=sys.stderr)
+    return 1
+
+
+def _audit_export(args) -> int:
+    text = audit.export(get_store(), args.format)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def register(subparsers) -> None:
+    """Add the `users` and `audit` command groups."""
+    users_parser = subparsers.add_parser("users", help="manage local accounts and kiosk tokens")
+    commands = users_parser.add_subparsers(dest="users_command", metavar="SUBCOMMAND", required=True)
+    add = commands.add_parser("add", help="add an account")
+    add.add_argument("username")
+    add.add_argument("--role", action="append", required=True, choices=role_ids(),
+                     help="access role; repeat for several")
+    add.add_argument("--pipeline", action="append", help="limit editing to this pipeline id; repeat for several")
+    add.add_argument("--display-name")
+    secret = add.add_mutually_exclusive_group()
+    secret.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    secret.add_argument("--oidc", action="store_true", help="an OIDC user (username = e-mail), no password")
+    add.set_defaults(handler=_users_add)
+    remove = commands.add_parser("remove", help="remove an account")
+    remove.add_argument("username")
+    remove.set_defaults(handler=_users_remove)
+    commands.add_parser("list", help="list accounts").set_defaults(handler=_users_list)
+    kiosk = commands.add_parser("kiosk-token", help="create a read-only token for a wall screen")
+    kiosk.add_argument("label")
+    kiosk.set_defaults(handler=_kiosk_token)
+
+    audit_parser = subparsers.add_parser("audit", help="verify and export the audit trail")
+    audit_commands = audit_parser.add_subparsers(dest="audit_command", metavar="SUBCOMMAND", required=True)
+    audit_commands.add_parser("verify", help="check the hash chain (exit 1 when broken)").set_defaults(
+        handler=_audit_verify)
+    export = audit_commands.add_parser("export", help="write the trail as JSON or CSV")
+    export.add_argument("--format", choices=("json", "csv"), default="json")
+    export.add_argument("-o", "--output")
+    export.set_defaults(handler=_audit_export)

@@ -1,0 +1,109 @@
+"""The sign-in gate: none (local default), local accounts, OIDC via st.login, kiosk tokens."""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from secmlops_core.access import audit, users
+from secmlops_core.access.policy import LOCAL_OPERATOR, Principal
+from secmlops_core.errors import UserFacingError
+from secmlops_core.ui.shell import settings, store
+
+PRINCIPAL_KEY = "auth:principal"
+SIGNED_IN_AT_KEY = "auth:signed_in_at"
+
+
+def _remember(principal: Principal) -> Principal:
+    st.session_state[PRINCIPAL_KEY] = principal
+    st.session_state[SIGNED_IN_AT_KEY] = time.time()
+    return principal
+
+
+def _session_principal() -> Principal | None:
+    principal = st.session_state.get(PRINCIPAL_KEY)
+    if principal is None:
+        return None
+    if principal.auth_method != "kiosk":
+        age_minutes = (time.time() - st.session_state.get(SIGNED_IN_AT_KEY, 0)) / 60
+        if age_minutes > settings().session_timeout_minutes:
+            sign_out()
+            st.warning("Your session has expired; please sign in again.")
+            return None
+    return principal
+
+
+def sign_out() -> None:
+    """Forget the signed-in principal of this browser session."""
+    st.session_state.pop(PRINCIPAL_KEY, None)
+    st.session_state.pop(SIGNED_IN_AT_KEY, None)
+
+
+def _kiosk_from_query() -> Principal | None:
+    token = st.query_params.get("kiosk")
+    if not token:
+        return None
+    try:
+        return _remember(users.kiosk_principal(store(), token))
+    except UserFacingError as exc:
+        st.error(str(exc))
+        st.stop()
+
+
+def _local_form() -> Principal | None:
+    st.title("Sign in to SecMLOps Studio")
+    with st.form("sign_in"):
+        username = st.text_input("Username", max_chars=120)
+        password = st.text_input("Password", type="password", max_chars=1000)
+        submitted = st.form_submit_button("Sign in", type="primary")
+    if submitted:
+        try:
+            _remember(users.authenticate(store(), username.strip(), password))
+        except UserFacingError as exc:
+            st.error(str(exc))
+        else:
+            st.rerun()
+    return None
+
+
+def _oidc() -> Principal | None:
+    if not st.user.is_logged_in:
+        st.title("Sign in to SecMLOps Studio")
+        st.button("Sign in with your organisation", type="primary", on_click=st.login)
+        return None
+    email = str(st.user.get("email") or "")
+    account = users.get_user(store(), email) if email else None
+    if account is None or account.disabled:
+        st.error(f"{email or 'This identity'} has no SecMLOps account; ask an administrator to run "
+                 "`secmlops users add EMAIL --oidc --role ROLE`.")
+        st.button("Sign out", on_click=st.logout)
+        return None
+    audit.record_event(store(), "sign_in", email, after={"method": "oidc"}, actor=email)
+    return _remember(account.principal("oidc"))
+
+
+def sign_in_gate() -> Principal | None:
+    """The acting principal for this run, or None while nobody is signed in (the form is shown)."""
+    mode = settings().auth_mode
+    principal = _session_principal() or _kiosk_from_query()
+    if principal is not None:
+        return principal
+    if mode == "none":
+        return LOCAL_OPERATOR
+    return _local_form() if mode == "local" else _oidc()
+
+
+def sidebar_identity(principal: Principal) -> None:
+    """Who is signed in, with a sign-out button (nothing on the local default)."""
+    if principal.auth_method == "none":
+        return
+    st.sidebar.caption(f"Signed in as {principal.label} · {', '.join(sorted(principal.roles))}")
+    if principal.auth_method == "kiosk":
+        return
+    if st.sidebar.button("Sign out", key="sign_out"):
+        audit.record_event(store(), "sign_out", principal.username, actor=principal.username)
+        sign_out()
+        if principal.auth_method == "oidc":
+            st.logout()
+        st.rerun()
