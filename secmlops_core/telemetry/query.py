@@ -18,7 +18,9 @@ import numpy as np
 import pandas as pd
 
 from secmlops_core.telemetry.lake import LakeFile, parquet_scan, snapshot
-from secmlops_core.telemetry.schema import EVENT_SCHEMA, HIST_COLUMNS, IMAGE_STAT_COLUMNS, ROLLUP_SQL_SELECT
+from secmlops_core.telemetry.schema import (
+    EVENT_SCHEMA, HIST_COLUMNS, IMAGE_STAT_COLUMNS, LATENCY_BUCKET_SQL, ROLLUP_SQL_SELECT,
+)
 
 RAW_WINDOW = timedelta(hours=3)  # windows up to this long are answered exactly from raw events
 _RETRIES = 4
@@ -188,36 +190,64 @@ def kpis(start: datetime, end: datetime, camera: str | None = None, telemetry_di
             frames, cams, p50, p95, ped, conf, first, last = row
             return Kpis(s, e, int(frames), int(cams), _none(fps), _none(p50), _none(p95), _none(ped), _none(conf),
                         first, last, "exact (raw events)")
-        minutes = _minute_rows(con, events, rollups, s, e, camera)
-        return _kpis_from_minutes(minutes, s, e)
+        return _kpis_from_rollups(con, events, rollups, s, e, camera)
 
     return _run(telemetry_dir, start, end, work)
 
 
-def _minute_rows(con, events, rollups, s, e, camera) -> pd.DataFrame:
-    """Per-(minute, camera) rollup rows for the window: stored rollups + raw events rolled up now."""
+_KPI_SUMS = ["frames", "pedestrians_sum", "confidence_sum", "confidence_frames"]
+
+
+def _minute_rows_sql(events, rollups, s, e, camera) -> tuple[str, list]:
+    """SQL (and parameters) for per-(minute, camera) rollup rows: stored rollups + raw events rolled up now."""
     raw, rolled = _rollup_plan(events, rollups)
     where, params = _where(camera)
     rwhere, rparams = _where(camera, ts="minute")
     sql = (f"SELECT * FROM {_rollup_source(rolled)} WHERE {rwhere} UNION ALL BY NAME "
            f"SELECT {ROLLUP_SQL_SELECT} FROM {_source(raw)} WHERE {where} GROUP BY ALL")
-    return con.execute(sql, [s, e, *rparams, s, e, *params]).df()
+    return sql, [s, e, *rparams, s, e, *params]
 
 
-def _kpis_from_minutes(m: pd.DataFrame, s: datetime, e: datetime) -> Kpis:
+def _kpis_from_rollups(con, events, rollups, s: datetime, e: datetime, camera: str | None) -> Kpis:
+    """KPIs for a long window: stored rollups for finalised hours, raw events aggregated directly otherwise."""
+    raw, rolled = _rollup_plan(events, rollups)
+    where, params = _where(camera)
+    rwhere, rparams = _where(camera, ts="minute")
+    sums = ", ".join(f"sum({c}) AS {c}" for c in _KPI_SUMS + HIST_COLUMNS)
+    stored = con.execute(f"SELECT camera_id, min(first_ts) AS first_ts, max(last_ts) AS last_ts, {sums} "
+                         f"FROM {_rollup_source(rolled)} WHERE {rwhere} GROUP BY camera_id", [s, e, *rparams]).df()
+    fresh = con.execute(f"SELECT camera_id, min(ts) AS first_ts, max(ts) AS last_ts, count(*) AS frames, "
+                        f"sum(pedestrians) AS pedestrians_sum, sum(mean_confidence) AS confidence_sum, "
+                        f"count(mean_confidence) AS confidence_frames FROM {_source(raw)} WHERE {where} "
+                        f"GROUP BY camera_id", [s, e, *params]).df()
+    buckets = con.execute(f"SELECT {LATENCY_BUCKET_SQL} AS b, count(*) AS n FROM {_source(raw)} WHERE {where} "
+                          f"GROUP BY b", [s, e, *params]).fetchall()
+    hist = stored[HIST_COLUMNS].to_numpy(dtype=float).sum(axis=0) if not stored.empty else np.zeros(len(HIST_COLUMNS))
+    for bucket, n in buckets:
+        hist[int(bucket)] += n
+    parts = [d for d in (stored[["camera_id", "first_ts", "last_ts", *_KPI_SUMS]], fresh) if not d.empty]
+    if not parts:
+        return _kpis_from_sums(fresh, hist, s, e)
+    m = pd.concat(parts).groupby("camera_id").agg(first_ts=("first_ts", "min"), last_ts=("last_ts", "max"),
+                                      **{c: (c, "sum") for c in _KPI_SUMS}).reset_index()
+    return _kpis_from_sums(m, hist, s, e)
+
+
+def _kpis_from_sums(m: pd.DataFrame, hist: np.ndarray, s: datetime, e: datetime) -> Kpis:
+    """KPIs from per-camera sums (one row per camera) and the merged latency histogram."""
     method = "per-minute rollups (latency quantiles ±9 %)"
+    m = m[m["frames"].fillna(0) > 0]
     if m.empty:
         return Kpis(s, e, 0, 0, None, None, None, None, None, None, None, method)
     frames = int(m["frames"].sum())
-    per_cam = m.groupby("camera_id").agg(n=("frames", "sum"), first=("first_ts", "min"), last=("last_ts", "max"))
-    span = (per_cam["last"] - per_cam["first"]).dt.total_seconds()
-    fps = float(((per_cam["n"] - 1) / span.where(span > 0)).sum(min_count=1))
-    hist = m[HIST_COLUMNS].to_numpy().sum(axis=0)
+    span = (pd.to_datetime(m["last_ts"]) - pd.to_datetime(m["first_ts"])).dt.total_seconds()
+    fps = float(((m["frames"] - 1) / span.where(span > 0)).sum(min_count=1))
     conf_n = m["confidence_frames"].sum()
-    return Kpis(s, e, frames, int(len(per_cam)), _none(fps), _none(_hist_quantile(hist, 0.5)[0]),
+    return Kpis(s, e, frames, int(len(m)), _none(fps), _none(_hist_quantile(hist, 0.5)[0]),
                 _none(_hist_quantile(hist, 0.95)[0]), float(m["pedestrians_sum"].sum()) / frames,
                 float(m["confidence_sum"].sum() / conf_n) if conf_n else None,
-                m["first_ts"].min().to_pydatetime(), m["last_ts"].max().to_pydatetime(), method)
+                pd.Timestamp(m["first_ts"].min()).to_pydatetime(), pd.Timestamp(m["last_ts"].max()).to_pydatetime(),
+                method)
 
 
 def per_minute(start: datetime, end: datetime, camera: str | None = None, by_camera: bool = False,
@@ -226,7 +256,8 @@ def per_minute(start: datetime, end: datetime, camera: str | None = None, by_cam
     confidence and mean image statistics. Per-camera p50/p95 are exact; merged ones are ±9 %."""
 
     def work(con, events, rollups, s, e):
-        return _minute_rows(con, events, rollups, s, e, camera)
+        sql, params = _minute_rows_sql(events, rollups, s, e, camera)
+        return con.execute(sql, params).df()
 
     m = _run(telemetry_dir, start, end, work)
     columns = ["minute", "camera_id", "frames", "fps", "latency_mean_ms", "latency_p50_ms", "latency_p95_ms",

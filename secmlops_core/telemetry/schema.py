@@ -59,6 +59,8 @@ EVENT_SCHEMA = pa.schema([
 EVENT_COLUMNS = EVENT_SCHEMA.names
 IMAGE_STAT_COLUMNS = ["brightness", "contrast", "sharpness", "colourfulness", "entropy"]
 
+LATENCY_BUCKET_SQL = "least(63, greatest(0, floor(4 * log2(greatest(latency_ms, 1)))))::INTEGER"
+
 # One row per (minute, camera); sums so that any set of rows can be merged exactly.
 ROLLUP_SQL_SELECT = (
     "date_trunc('minute', ts) AS minute, camera_id, count(*)::BIGINT AS frames, min(ts) AS first_ts, "
@@ -68,7 +70,6 @@ ROLLUP_SQL_SELECT = (
     "sum(mean_confidence) AS confidence_sum, count(mean_confidence)::BIGINT AS confidence_frames, "
     "min(min_confidence) AS confidence_min, "
     + ", ".join(f"sum({c}) AS {c}_sum" for c in IMAGE_STAT_COLUMNS) + ", "
-    + ", ".join(f"count(*) FILTER (WHERE {_b} = {k})::INTEGER AS {HIST_COLUMNS[k]}"
-                for k, _b in ((k, "least(63, greatest(0, floor(4 * log2(greatest(latency_ms, 1)))))")
-                              for k in range(LATENCY_BUCKETS)))
+    + ", ".join(f"count(*) FILTER (WHERE {LATENCY_BUCKET_SQL} = {k})::INTEGER AS {HIST_COLUMNS[k]}"
+                for k in range(LATENCY_BUCKETS))
 )
