@@ -6,7 +6,7 @@ RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-fast bench chromium clean
+.PHONY: run test test-fast bench audit chromium clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,10 @@ chromium:
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver fonts-dejavu-core; }
 
-test: $(DEV_STAMP) chromium
+audit: $(DEV_STAMP)
+	$(PY) scripts/dependency_audit.py
+
+test: $(DEV_STAMP) chromium audit
 	$(PY) -m pytest -q --timeout=900 tests
 
 test-fast: $(DEV_STAMP)
