@@ -60,10 +60,19 @@ def graph_svg(assessment: Assessment, highlight_paths: int = 3, width: int = 110
     bands = stage_bands(assessment)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
              f'role="img" aria-label="Pipeline graph coloured by risk">',
-             '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
+             '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="9" markerHeight="9" markerUnits="userSpaceOnUse" '
              'orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#607d8b"/></marker></defs>']
+    def border(x1, y1, x2, y2):
+        """The point where the line from (x1, y1) enters the target's box (so the arrow shows)."""
+        dx, dy = x2 - x1, y2 - y1
+        if not dx and not dy:
+            return x2, y2
+        t = min((node_w / 2 + 3) / abs(dx) if dx else float("inf"), (node_h / 2 + 3) / abs(dy) if dy else float("inf"))
+        return x2 - dx * t, y2 - dy * t
+
     for flow in pipeline.flows:
         (x1, y1), (x2, y2) = at(flow.source), at(flow.target)
+        x2, y2 = border(x1, y1, x2, y2)
         hot = (flow.source, flow.target) in on_path
         stroke = PATH_COLOR if hot else "#90a4ae"
         parts.append(f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" stroke="{stroke}" '

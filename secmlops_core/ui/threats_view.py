@@ -260,7 +260,7 @@ def heatmap_figure(grid: list[list[int]]) -> go.Figure:
         customdata=[[f"{bands[r][c]}: {grid[r][c]} threat(s)" for c in range(5)] for r in range(5)],
         hovertemplate="%{y} × %{x}<br>%{customdata}<extra></extra>", xgap=3, ygap=3))
     figure.update_layout(height=420, margin={"l": 40, "r": 10, "t": 10, "b": 40},
-                         xaxis_title="impact", yaxis_title="likelihood")
+                         xaxis_title="impact", yaxis_title="likelihood", yaxis={"autorange": "reversed"})
     return figure
 
 
