@@ -1,0 +1,174 @@
+"""``secmlops drift``, ``secmlops monitor`` and ``secmlops incidents``."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+
+def register(subparsers) -> None:
+    """Add the monitoring subcommands."""
+    drift = subparsers.add_parser("drift", help="compare a current telemetry window with a reference (Evidently)",
+                                  description="Exit code 0: no dataset drift, 1: dataset drift, 2: invalid input.")
+    drift.add_argument("--camera", help="one camera (default: all cameras together)")
+    drift.add_argument("--reference", required=True, metavar="START..END",
+                       help="ISO times, now, or relative to now; write relative ones as --reference=-2h..-1h")
+    drift.add_argument("--current", required=True, metavar="START..END")
+    drift.add_argument("--mode", choices=("auto", "raw", "binned"), default="auto",
+                       help="raw: Evidently on every row; binned: DuckDB quantile summaries (auto above 20k rows)")
+    drift.add_argument("--html", metavar="PATH", help="also write Evidently's HTML report here")
+    drift.add_argument("--save", action="store_true", help="store the result as a drift snapshot (and evidence)")
+    drift.add_argument("--json", action="store_true")
+    drift.set_defaults(handler=_drift)
+
+    monitor = subparsers.add_parser("monitor", help="evaluate the alert rules (once, or in a loop)")
+    monitor.add_argument("--every", type=float, default=None, metavar="SECONDS",
+                         help="loop, evaluating this often (default: once)")
+    monitor.add_argument("--json", action="store_true")
+    monitor.set_defaults(handler=_monitor)
+
+    inc = subparsers.add_parser("incidents", help="list incidents and move them through their lifecycle")
+    sub = inc.add_subparsers(dest="incidents_command", metavar="ACTION")
+    listing = sub.add_parser("list", help="incidents, most severe active first")
+    listing.add_argument("--all", action="store_true", help="include resolved incidents")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=_list)
+    show = sub.add_parser("show", help="one incident with its timeline and runbook")
+    show.add_argument("incident_id")
+    show.set_defaults(handler=_show)
+    for status, verb in (("acknowledged", "ack"), ("investigating", "investigate"), ("resolved", "resolve")):
+        p = sub.add_parser(verb, help=f"mark an incident {status}")
+        p.add_argument("incident_id")
+        p.add_argument("--by", required=True, help="who acts")
+        p.add_argument("--note", default="")
+        p.set_defaults(handler=_transition, status=status)
+    note = sub.add_parser("note", help="add a note to an incident's timeline")
+    note.add_argument("incident_id")
+    note.add_argument("text")
+    note.add_argument("--by", required=True)
+    note.set_defaults(handler=_note)
+
+
+def _store():
+    from secmlops_core.settings import get_settings
+    from secmlops_core.store import get_store
+
+    return get_store(get_settings().store_path)
+
+
+def _drift(args) -> int:
+    from pathlib import Path
+
+    from secmlops_core.monitoring.drift import compute_drift
+    from secmlops_core.monitoring.snapshots import save_snapshot
+    from secmlops_core.monitoring.windows import parse_window
+    from secmlops_core.telemetry.writer import utc_now
+
+    now = utc_now()
+    reference = parse_window(args.reference, now, "reference window")
+    current = parse_window(args.current, now, "current window")
+    result = compute_drift(reference, current, args.camera, mode=args.mode)
+    out = result.as_dict()
+    if args.save:
+        out["snapshot_id"] = save_snapshot(_store(), result, trigger="cli")
+    if args.html:
+        Path(args.html).write_text(result.html(), encoding="utf-8")
+        out["html"] = str(Path(args.html).resolve())
+    if args.json:
+        print(json.dumps(out, default=str))
+    else:
+        where = f"camera {result.camera}" if result.camera else "all cameras"
+        print(f"drift on {where}: {len(result.drifted_columns)}/{len(result.columns)} columns drifted "
+              f"(share {result.drift_share:.2f}, dataset drift: {'YES' if result.dataset_drift else 'no'})")
+        print(f"reference {reference.label()} ({result.reference_rows} rows); current {current.label()} "
+              f"({result.current_rows} rows); {result.mode} mode, {result.seconds:.2f} s")
+        for c in result.columns:
+            flag = "DRIFT" if c.drifted else "ok"
+            print(f"  {c.column:<16} {flag:<6} {c.test:<32} score {c.score:.4g} (threshold {c.threshold:g}) "
+                  f"[{c.basis}]")
+        for column, reason in result.skipped.items():
+            print(f"  {column:<16} skipped: {reason}")
+        if args.html:
+            print(f"Evidently report: {out['html']}")
+    return 1 if result.dataset_drift else 0
+
+
+def _monitor(args) -> int:
+    from secmlops_core.errors import UserFacingError
+    from secmlops_core.monitoring.evaluate import evaluate
+
+    if args.every is not None and args.every < 1:
+        raise UserFacingError("--every must be at least 1 second")
+    store = _store()
+    while True:
+        report = evaluate(store)
+        if args.json:
+            print(json.dumps({"started_at": report.started_at, "seconds": round(report.seconds, 3),
+                              "outcomes": report.outcomes, "problems": report.problems}, default=str), flush=True)
+        else:
+            opened = ", ".join(report.opened) or "none"
+            print(f"{report.started_at:%H:%M:%S} evaluated in {report.seconds:.2f} s; opened: {opened}", flush=True)
+            for problem in report.problems:
+                print(f"  problem: {problem}", file=sys.stderr)
+        if args.every is None:
+            return 0
+        time.sleep(args.every)
+
+
+def _list(args) -> int:
+    from secmlops_core.monitoring.incidents import ACTIVE, list_incidents
+
+    found = list_incidents(_store(), statuses=None if args.all else ACTIVE)
+    if args.json:
+        print(json.dumps([i.__dict__ for i in found], default=str))
+        return 0
+    if not found:
+        print("no incidents" if args.all else "no active incidents")
+    for i in found:
+        print(f"{i.incident_id}  {i.severity:<8} {i.status:<13} {i.opened_at:%Y-%m-%d %H:%M}  x{i.occurrences:<3} "
+              f"{i.owner_role:<24} {i.title}")
+    return 0
+
+
+def _show(args) -> int:
+    from secmlops_core.monitoring.incidents import get_incident, timeline
+    from secmlops_core.monitoring.rules import load_alert_rules
+    from secmlops_core.settings import get_settings
+
+    store = _store()
+    i = get_incident(store, args.incident_id)
+    print(f"{i.title}\n  id {i.incident_id}  rule {i.rule_id}  severity {i.severity}  status {i.status}  "
+          f"owner {i.owner_role}  occurrences {i.occurrences}")
+    if i.window_start:
+        print(f"  telemetry window {i.window_start:%Y-%m-%d %H:%M:%S} .. {i.window_end:%H:%M:%S} UTC"
+              + (f"  camera {i.camera_id}" if i.camera_id else ""))
+    for link in i.threat_links:
+        print(f"  threat {link.get('threat_id')} ({link.get('rule_id', '')} {link.get('title', '')}) "
+              f"in pipeline {link.get('pipeline_id')}")
+    print("timeline:")
+    for e in timeline(store, i.incident_id):
+        print(f"  {e.at:%Y-%m-%d %H:%M:%S}  {e.kind:<7} {e.actor:<14} {e.text}")
+    rule = load_alert_rules(get_settings().home).rules.get(i.rule_id)
+    runbooks = load_alert_rules(get_settings().home).runbooks
+    if rule and rule.runbook in runbooks:
+        print(f"runbook: {runbooks[rule.runbook].title}")
+        for n, step in enumerate(runbooks[rule.runbook].steps, 1):
+            print(f"  {n}. {step}")
+    return 0
+
+
+def _transition(args) -> int:
+    from secmlops_core.monitoring.incidents import set_status
+
+    incident = set_status(_store(), args.incident_id, args.status, args.by, args.note)
+    print(f"{incident.incident_id}: {incident.status}")
+    return 0
+
+
+def _note(args) -> int:
+    from secmlops_core.monitoring.incidents import add_note
+
+    add_note(_store(), args.incident_id, args.text, args.by)
+    print("note added")
+    return 0

@@ -1,0 +1,255 @@
+"""Alert evaluation: every enabled rule over the latest telemetry, drift and evidence -> incidents.
+
+Who runs it: the ops wall and the Monitoring page call :func:`evaluate` from their (cached)
+refresh, at most once per ``min_interval_s`` across all processes (the last run is recorded
+in the store); a headless deployment runs ``secmlops monitor`` instead, which loops over the
+same function. Deduplication and cooldown live in :func:`.incidents.record_alert`, so a
+second evaluator racing the first cannot open a duplicate incident.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import pandas as pd
+
+from secmlops_core.errors import UserFacingError
+from secmlops_core.evidence import list_evidence
+from secmlops_core.monitoring import incidents
+from secmlops_core.monitoring.rules import AlertCatalog, AlertRule, load_alert_rules
+from secmlops_core.monitoring.windows import Window
+from secmlops_core.store import Store
+from secmlops_core.telemetry import query
+from secmlops_core.telemetry.writer import utc_now
+
+
+@dataclass(frozen=True)
+class Firing:
+    """A rule condition that holds now."""
+
+    rule: AlertRule
+    dedup_key: str
+    title: str
+    camera_id: str | None
+    window: tuple[datetime, datetime] | None
+    details: dict
+    severity: str | None = None
+    threat_links: list | None = None
+    once: bool = False
+
+
+@dataclass
+class EvaluationReport:
+    """What one evaluation did."""
+
+    started_at: datetime
+    seconds: float = 0.0
+    skipped: bool = False  # rate-limited: another evaluation ran less than min_interval_s ago
+    outcomes: list[tuple[str, str, str, str | None]] = field(default_factory=list)  # rule, key, outcome, incident
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def opened(self) -> list[str]:
+        return [i for _, _, outcome, i in self.outcomes if outcome == "opened"]
+
+
+class _Context:
+    """Shared inputs of one evaluation (queries cached per window)."""
+
+    def __init__(self, store: Store, settings, now: datetime, telemetry_dir):
+        self.store, self.settings, self.now, self.telemetry_dir = store, settings, now, telemetry_dir
+        self._stats: dict[tuple, pd.DataFrame] = {}
+
+    def window(self, minutes: float, before_minutes: float = 0) -> Window:
+        end = self.now - timedelta(minutes=before_minutes)
+        return Window(end - timedelta(minutes=minutes), end)
+
+    def stats(self, window: Window) -> pd.DataFrame:
+        """Per camera: frames, mean confidence, p95 latency, pedestrians per frame, frame-to-frame flicker."""
+        key = (window.start, window.end)
+        if key not in self._stats:
+            with query.connect(window.start, window.end, self.telemetry_dir) as con:
+                self._stats[key] = con.execute(
+                    "SELECT camera_id, count(*) AS frames, avg(mean_confidence) AS confidence, "
+                    "quantile_cont(latency_ms, 0.95) AS p95_ms, avg(pedestrians) AS pedestrians, "
+                    "avg(abs(pedestrians - prev)) AS flicker_abs FROM (SELECT camera_id, mean_confidence, latency_ms, "
+                    "pedestrians, lag(pedestrians) OVER (PARTITION BY camera_id ORDER BY ts) AS prev FROM events "
+                    "WHERE ts >= ? AND ts < ?) GROUP BY camera_id ORDER BY camera_id",
+                    [window.start, window.end]).df().set_index("camera_id")
+        return self._stats[key]
+
+
+def _compare(ctx: _Context, rule: AlertRule, column: str):
+    """(camera, current value, reference value, current window) for cameras with enough frames in both windows."""
+    p = rule.params
+    cur_w = ctx.window(p["current_minutes"])
+    ref_w = ctx.window(p["reference_minutes"], p["current_minutes"])
+    cur, ref = ctx.stats(cur_w), ctx.stats(ref_w)
+    for camera in cur.index.intersection(ref.index):
+        if cur.at[camera, "frames"] >= p["min_frames"] and ref.at[camera, "frames"] >= p["min_frames"]:
+            c, r = cur.at[camera, column], ref.at[camera, column]
+            if pd.notna(c) and pd.notna(r):
+                yield camera, float(c), float(r), cur_w
+
+
+def _firing(rule, camera, window: Window, summary: str, **values) -> Firing:
+    return Firing(rule, camera, f"{rule.title} on {camera}", camera, (window.start, window.end),
+                  {"summary": summary, **values})
+
+
+def _confidence_drop(ctx, rule):
+    for camera, cur, ref, w in _compare(ctx, rule, "confidence"):
+        if ref - cur >= rule.params["drop"]:
+            yield _firing(rule, camera, w, f"mean confidence {cur:.2f} vs {ref:.2f} in the reference window",
+                          value=round(cur, 4), reference=round(ref, 4), threshold=rule.params["drop"])
+
+
+def _pedestrian_anomaly(ctx, rule):
+    p = rule.params
+    for camera, cur, ref, w in _compare(ctx, rule, "pedestrians"):
+        if ref >= p["min_reference"] and abs(cur - ref) / ref >= p["relative_change"]:
+            yield _firing(rule, camera, w, f"{cur:.2f} pedestrians per frame vs {ref:.2f} in the reference window",
+                          value=round(cur, 4), reference=round(ref, 4), threshold=p["relative_change"])
+
+
+def _latency_slo(ctx, rule):
+    p = rule.params
+    w = ctx.window(p["window_minutes"])
+    stats = ctx.stats(w)
+    for camera, row in stats.iterrows():
+        if row["frames"] >= p["min_frames"] and row["p95_ms"] >= p["p95_ms"]:
+            yield _firing(rule, camera, w, f"p95 latency {row['p95_ms']:.0f} ms over {p['window_minutes']} min "
+                          f"(SLO {p['p95_ms']} ms)", value=round(float(row["p95_ms"]), 1), threshold=p["p95_ms"])
+
+
+def _detection_instability(ctx, rule):
+    p = rule.params
+    w = ctx.window(p["window_minutes"])
+    for camera, row in ctx.stats(w).iterrows():
+        if row["frames"] >= p["min_frames"] and row["pedestrians"] > 0 and pd.notna(row["flicker_abs"]):
+            flicker = float(row["flicker_abs"]) / float(row["pedestrians"])
+            if flicker >= p["flicker"]:
+                yield _firing(rule, camera, w, f"pedestrian count flickers by {flicker:.0%} of its mean between "
+                              "consecutive frames", value=round(flicker, 4), threshold=p["flicker"])
+    since = ctx.now - timedelta(minutes=p["evidence_lookback_minutes"])
+    for ev in list_evidence(ctx.store, kind="attack_run", limit=200):
+        value = ev.metrics.get(p["evidence_metric"])
+        if ev.created_at is None or ev.created_at < since or not isinstance(value, (int, float)):
+            continue
+        if value >= p["evidence_threshold"]:
+            links = [{"pipeline_id": ev.pipeline_id, "threat_id": ev.threat_id}] if ev.threat_id else None
+            yield Firing(rule, f"evidence:{ev.evidence_id}", f"{rule.title}: attack-lab defense flagged a run",
+                         None, None, {"summary": ev.summary, "evidence_id": ev.evidence_id, "value": value,
+                                      "threshold": p["evidence_threshold"]}, threat_links=links, once=True)
+
+
+def _feed_down(ctx, rule):
+    from secmlops_core.feed.state import list_statuses
+
+    p = rule.params
+    for status in list_statuses(ctx.settings):
+        health = status.health
+        if health == "up" or status.state in p["ignore_states"]:
+            continue
+        if time.time() - max(status.heartbeat_at, status.started_at) > p["max_age_hours"] * 3600:
+            continue
+        reason = status.last_error or f"runner state {status.state}"
+        yield Firing(rule, status.camera_id, f"{rule.title}: {status.camera_id} is {health}", status.camera_id,
+                     None, {"summary": f"{status.camera_id} is {health} ({reason})", "health": health,
+                            "state": status.state})
+
+
+def _attack_evidence(ctx, rule):
+    p = rule.params
+    since = ctx.now - timedelta(minutes=p["lookback_minutes"])
+    for ev in list_evidence(ctx.store, kind="attack_run", limit=200):
+        if ev.created_at is None or ev.created_at < since:
+            continue
+        links = [{"pipeline_id": ev.pipeline_id, "threat_id": ev.threat_id}] if ev.threat_id else []
+        severity = p["severity_when_failed"] if ev.outcome == "fail" else None
+        yield Firing(rule, f"evidence:{ev.evidence_id}", f"{rule.title}: {ev.summary[:120]}", None, None,
+                     {"summary": ev.summary, "evidence_id": ev.evidence_id, "outcome": ev.outcome},
+                     severity=severity, threat_links=links, once=True)
+
+
+def _drift_share(ctx, rule):
+    from secmlops_core.monitoring.drift import compute_drift
+    from secmlops_core.monitoring.snapshots import list_snapshots, save_snapshot
+
+    p = rule.params
+    cur_w = ctx.window(p["current_minutes"])
+    ref_w = ctx.window(p["reference_minutes"], p["current_minutes"])
+    cur, ref = ctx.stats(cur_w), ctx.stats(ref_w)
+    for camera in cur.index.intersection(ref.index):
+        if cur.at[camera, "frames"] < p["min_rows"] or ref.at[camera, "frames"] < p["min_rows"]:
+            continue
+        result = compute_drift(ref_w, cur_w, camera, min_rows=p["min_rows"], drift_share=p["share"],
+                               telemetry_dir=ctx.telemetry_dir)
+        recent = list_snapshots(ctx.store, camera=camera, since=ctx.now - timedelta(
+            minutes=p["snapshot_every_minutes"]), limit=1)
+        snapshot_id = None
+        if result.dataset_drift or not recent:
+            snapshot_id = save_snapshot(ctx.store, result, trigger=f"rule:{rule.id}", evidence=result.dataset_drift)
+        if result.dataset_drift:
+            yield Firing(rule, camera, f"{rule.title} on {camera}", camera, (cur_w.start, cur_w.end),
+                         {"summary": f"{len(result.drifted_columns)}/{len(result.columns)} columns drifted "
+                                     f"({', '.join(result.drifted_columns)})", "value": round(result.drift_share, 4),
+                          "threshold": p["share"], "snapshot_id": snapshot_id,
+                          "reference_start": ref_w.start, "reference_end": ref_w.end})
+
+
+EVALUATORS = {
+    "drift_share": _drift_share, "confidence_drop": _confidence_drop, "latency_slo": _latency_slo,
+    "pedestrian_anomaly": _pedestrian_anomaly, "detection_instability": _detection_instability,
+    "feed_down": _feed_down, "attack_evidence": _attack_evidence,
+}
+
+
+def last_run(store: Store) -> datetime | None:
+    """When the last evaluation started (any process)."""
+    with store.connect() as conn:
+        row = conn.execute("SELECT max(started_at) FROM alert_runs").fetchone()
+    return row[0] if row else None
+
+
+def evaluate(store: Store, settings=None, *, now: datetime | None = None, min_interval_s: float = 0.0,
+             catalog: AlertCatalog | None = None, rule_ids: list[str] | None = None) -> EvaluationReport:
+    """Evaluate the alert rules once; never raises for a rule's failure (it lands in ``problems``)."""
+    from secmlops_core.settings import get_settings
+
+    settings = settings or get_settings()
+    now = now or utc_now()
+    report = EvaluationReport(started_at=now)
+    previous = last_run(store)
+    if min_interval_s and previous and (now - previous).total_seconds() < min_interval_s:
+        report.skipped = True
+        return report
+    started = time.perf_counter()
+    catalog = catalog or load_alert_rules(settings.home)
+    ctx = _Context(store, settings, now, settings.telemetry_dir)
+    for rule in catalog.rules.values():
+        if not rule.enabled or (rule_ids and rule.id not in rule_ids):
+            continue
+        try:
+            firings = list(EVALUATORS[rule.kind](ctx, rule))
+        except UserFacingError as exc:
+            report.problems.append(f"{rule.id}: {exc}")
+            continue
+        except Exception as exc:  # one broken rule must not silence the others
+            report.problems.append(f"{rule.id}: {type(exc).__name__}: {exc}")
+            continue
+        for f in firings:
+            outcome, incident_id = incidents.record_alert(
+                store, rule=rule, dedup_key=f.dedup_key, title=f.title, camera_id=f.camera_id, window=f.window,
+                details=f.details, severity=f.severity, now=now, threat_links=f.threat_links, once=f.once)
+            report.outcomes.append((rule.id, f.dedup_key, outcome, incident_id))
+    report.seconds = time.perf_counter() - started
+    with store.connect() as conn:
+        run_id = conn.execute("SELECT coalesce(max(run_id), 0) + 1 FROM alert_runs").fetchone()[0]
+        conn.execute("INSERT INTO alert_runs (run_id, started_at, seconds, fired, problems) VALUES (?, ?, ?, ?, ?)",
+                     [run_id, now, report.seconds, len(report.opened), json.dumps(report.problems)])
+        conn.execute("DELETE FROM alert_runs WHERE run_id <= ?", [run_id - 1000])
+    return report
