@@ -40,13 +40,13 @@ def register(subparsers) -> None:
     for status, verb in (("acknowledged", "ack"), ("investigating", "investigate"), ("resolved", "resolve")):
         p = sub.add_parser(verb, help=f"mark an incident {status}")
         p.add_argument("incident_id")
-        p.add_argument("--by", required=True, help="who acts")
+        p.add_argument("--by", help="who acts (default: the local operator)")
         p.add_argument("--note", default="")
         p.set_defaults(handler=_transition, status=status)
     note = sub.add_parser("note", help="add a note to an incident's timeline")
     note.add_argument("incident_id")
     note.add_argument("text")
-    note.add_argument("--by", required=True)
+    note.add_argument("--by")
     note.set_defaults(handler=_note)
 
 

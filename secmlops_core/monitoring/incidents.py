@@ -92,10 +92,12 @@ def _row(row) -> Incident:
     return Incident(*values)
 
 
-def _actor(actor: str) -> str:
-    actor = (actor or "").strip()
-    if not actor:
-        raise UserFacingError("say who is acting (a name or role)")
+def _actor(actor: str | None) -> str:
+    """Check the permission to handle incidents; the actor defaults to the signed-in principal."""
+    from secmlops_core.access.policy import require
+
+    principal = require("manage_incidents")
+    actor = (actor or "").strip() or principal.label
     return actor[:MAX_ACTOR_CHARS]
 
 
@@ -184,12 +186,13 @@ def _record_evidence(store: Store, incident_id: str, title: str, links: list[dic
                      outcome="fail", metrics=metrics)
 
 
-def open_manual(store: Store, title: str, severity: str, owner_role: str, actor: str, camera_id: str | None = None,
+def open_manual(store: Store, title: str, severity: str, owner_role: str, actor: str | None = None, camera_id: str | None = None,
                 note: str = "") -> str:
     """Open an incident by hand (no rule); returns its id."""
     from secmlops_core.catalog.rules import load_roles
     from secmlops_core.monitoring.rules import AlertRule
 
+    actor = _actor(actor)
     if severity not in SEVERITY_ORDER:
         raise UserFacingError(f"severity must be one of {', '.join(SEVERITY_ORDER)}")
     if owner_role not in load_roles():
@@ -198,7 +201,7 @@ def open_manual(store: Store, title: str, severity: str, owner_role: str, actor:
         raise UserFacingError("an incident needs a title")
     rule = AlertRule("manual", "Manual", "manual", None, severity, owner_role, 0, "")
     _, incident_id = record_alert(store, rule=rule, dedup_key=uuid.uuid4().hex, title=title.strip(),
-                                  camera_id=camera_id, details={"summary": note.strip(), "opened_by": _actor(actor)},
+                                  camera_id=camera_id, details={"summary": note.strip(), "opened_by": actor},
                                   threat_links=[])
     return incident_id
 
@@ -240,7 +243,7 @@ def timeline(store: Store, incident_id: str) -> list[IncidentEvent]:
     return [IncidentEvent(*r) for r in rows]
 
 
-def set_status(store: Store, incident_id: str, status: str, actor: str, note: str = "",
+def set_status(store: Store, incident_id: str, status: str, actor: str | None = None, note: str = "",
                now: datetime | None = None) -> Incident:
     """Move an incident forward in its lifecycle (steps may be skipped, never reversed)."""
     actor, now = _actor(actor), now or utc_now()
@@ -260,7 +263,7 @@ def set_status(store: Store, incident_id: str, status: str, actor: str, note: st
     return get_incident(store, incident_id)
 
 
-def set_owner(store: Store, incident_id: str, owner_role: str, actor: str) -> Incident:
+def set_owner(store: Store, incident_id: str, owner_role: str, actor: str | None = None) -> Incident:
     """Hand the incident to another role."""
     from secmlops_core.catalog.rules import load_roles
 
@@ -274,7 +277,7 @@ def set_owner(store: Store, incident_id: str, owner_role: str, actor: str) -> In
     return get_incident(store, incident_id)
 
 
-def add_note(store: Store, incident_id: str, text: str, actor: str) -> None:
+def add_note(store: Store, incident_id: str, text: str, actor: str | None = None) -> None:
     """Append a note to the timeline."""
     actor = _actor(actor)
     text = (text or "").strip()

@@ -83,11 +83,18 @@ def latest_snapshot(store: Store) -> DriftSnapshot | None:
 
 
 def snapshot_timeline(snapshots: list[DriftSnapshot]) -> pd.DataFrame:
-    """Long table (time, camera, column, score, threshold, drifted) for timeline and heat-map charts."""
+    """Long table (time, camera, column, score, threshold, test, drifted, ratio) for timeline and heat map."""
     rows = []
     for snap in snapshots:
         for col in snap.result.get("columns", []):
             rows.append({"time": snap.current_end, "camera": snap.camera_id or "all", "column": col["column"],
                          "score": col["score"], "threshold": col["threshold"], "test": col["test"],
-                         "drifted": col["drifted"]})
-    return pd.DataFrame(rows, columns=["time", "camera", "column", "score", "threshold", "test", "drifted"])
+                         "drifted": col["drifted"], "ratio": drift_ratio(col["test"], col["score"], col["threshold"])})
+    return pd.DataFrame(rows, columns=["time", "camera", "column", "score", "threshold", "test", "drifted", "ratio"])
+
+
+def drift_ratio(test: str, score: float, threshold: float, cap: float = 5.0) -> float:
+    """How far past its threshold a score is, >= 1 meaning drift for every test (p-values are inverted)."""
+    if "p_value" in test:
+        return min(cap, threshold / max(score, 1e-12))
+    return min(cap, score / threshold) if threshold else 0.0

@@ -1,0 +1,5 @@
+"""Ops wall: big-screen status tiles, live frames and a rotating detail panel (open with ?embed=true)."""
+
+from secmlops_core.ui import wall
+
+wall.render()

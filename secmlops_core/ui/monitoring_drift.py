@@ -1,0 +1,151 @@
+"""Widgets of the Monitoring page: window choice, drift verdicts, distributions, timeline, heat map."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pandas as pd
+import streamlit as st
+
+from secmlops_core.errors import UserFacingError
+from secmlops_core.monitoring.drift import FEATURES, DriftResult, compute_drift
+from secmlops_core.monitoring.snapshots import list_snapshots, save_snapshot, snapshot_timeline
+from secmlops_core.monitoring.windows import parse_window
+from secmlops_core.telemetry import query
+from secmlops_core.telemetry.writer import utc_now
+from secmlops_core.ui.shell import settings, store
+
+ALL = "All cameras"
+RESULT_KEY = "monitoring:result"
+HISTORY = {"1 hour": 60, "6 hours": 360, "24 hours": 1440, "7 days": 10080}
+
+
+def _cameras() -> list[str]:
+    now = utc_now()
+    try:
+        known = query.camera_activity(now - timedelta(days=7), now)["camera_id"].tolist()
+    except Exception:  # unreadable lake: offer only "all"
+        known = []
+    return [ALL] + known
+
+
+def controls() -> None:
+    """Camera and windows; computes and stores a drift result on request."""
+    with st.form("monitoring:windows", border=True):
+        cols = st.columns([1, 2, 2])
+        camera = cols[0].selectbox("Camera", _cameras(), key="monitoring:camera")
+        reference = cols[1].text_input("Reference window", "-75m..-15m", key="monitoring:reference",
+                                       help="START..END: ISO times (UTC), 'now' or relative (-2h, -30m, -1d)")
+        current = cols[2].text_input("Current window", "-15m..now", key="monitoring:current")
+        save = st.checkbox("Keep the result as a drift snapshot (and evidence)", value=True, key="monitoring:save")
+        submitted = st.form_submit_button("Compute drift", type="primary")
+    if not submitted:
+        return
+    try:
+        now = utc_now()
+        ref_w = parse_window(reference, now, "reference window")
+        cur_w = parse_window(current, now, "current window")
+        with st.spinner("Comparing windows with Evidently…"):
+            result = compute_drift(ref_w, cur_w, None if camera == ALL else camera)
+        if save:
+            save_snapshot(store(), result, trigger="monitoring page")
+    except UserFacingError as exc:
+        st.session_state.pop(RESULT_KEY, None)
+        st.error(str(exc))
+        return
+    st.session_state[RESULT_KEY] = result
+
+
+def verdicts() -> None:
+    """The verdict table, distributions and Evidently's report for the last computed result."""
+    result: DriftResult | None = st.session_state.get(RESULT_KEY)
+    if result is None:
+        st.info("Choose a reference and a current window and press **Compute drift**.")
+        return
+    where = result.camera or "all cameras"
+    headline = (f"Dataset drift on {where}: {len(result.drifted_columns)}/{len(result.columns)} columns"
+                if result.dataset_drift else f"No dataset drift on {where} "
+                f"({len(result.drifted_columns)}/{len(result.columns)} columns drifted)")
+    (st.error if result.dataset_drift else st.success)(headline)
+    cols = st.columns(4)
+    cols[0].metric("Drift share", f"{result.drift_share:.0%}")
+    cols[1].metric("Reference rows", f"{result.reference_rows:,}")
+    cols[2].metric("Current rows", f"{result.current_rows:,}")
+    cols[3].metric("Computed in", f"{result.seconds:.2f} s")
+    st.caption(f"Reference {result.reference.label()} · current {result.current.label()} · "
+               + ("every row tested" if result.mode == "raw" else
+                  "big windows: DuckDB histograms → quantile summaries, near-threshold scores recomputed on all rows"))
+    table = pd.DataFrame([{"column": c.column, "drift": "⚠ drift" if c.drifted else "ok", "test": c.test,
+                           "score": round(c.score, 5), "threshold": c.threshold, "computed on": c.basis,
+                           "reference values": c.reference_count, "current values": c.current_count,
+                           "meaning": FEATURES[c.column]} for c in result.columns])
+    st.dataframe(table, hide_index=True, width="stretch")
+    for column, reason in result.skipped.items():
+        st.caption(f"{column}: skipped ({reason})")
+    _distribution(result)
+    _evidently_report(result)
+
+
+def _distribution(result: DriftResult) -> None:
+    import plotly.graph_objects as go
+
+    column = st.selectbox("Distribution", [c.column for c in result.columns], key="monitoring:dist")
+    fig = go.Figure()
+    for name, frame, colour in (("reference", result.reference_data, "#60a5fa"),
+                                ("current", result.current_data, "#f59e0b")):
+        fig.add_trace(go.Histogram(x=frame[column].dropna(), name=name, histnorm="probability density",
+                                   opacity=0.6, marker_color=colour, nbinsx=60))
+    fig.update_layout(barmode="overlay", template="plotly_dark", height=320, margin={"l": 40, "r": 20, "t": 30, "b": 30},
+                      paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)", xaxis_title=column)
+    st.plotly_chart(fig, width="stretch", key="monitoring:dist-chart")
+    if result.mode == "binned":
+        st.caption("Big windows are drawn from their quantile summaries (what the tests saw).")
+
+
+def _evidently_report(result: DriftResult) -> None:
+    if st.button("Build Evidently's HTML report", key="monitoring:build-html"):
+        try:
+            with st.spinner("Rendering Evidently's report…"):
+                st.session_state["monitoring:html"] = (id(result), result.html())
+        except UserFacingError as exc:
+            st.error(str(exc))
+    built = st.session_state.get("monitoring:html")
+    if built and built[0] == id(result):
+        st.download_button("Download Evidently report (HTML)", built[1], file_name="evidently-drift.html",
+                           mime="text/html", key="monitoring:download")
+        if st.toggle("Open it here", key="monitoring:open-html"):
+            import streamlit.components.v1 as components
+
+            components.html(built[1], height=900, scrolling=True)
+
+
+def history() -> None:
+    """Drift timeline per feature and a feature x time heat map, from stored snapshots."""
+    st.subheader("Drift over time")
+    cols = st.columns(2)
+    span = cols[0].selectbox("Period", list(HISTORY), index=2, key="monitoring:history")
+    cameras = _cameras()
+    camera = cols[1].selectbox("Snapshots of", cameras, key="monitoring:history-camera")
+    since = utc_now() - timedelta(minutes=HISTORY[span])
+    snaps = list_snapshots(store(), camera="" if camera == ALL else camera, since=since)
+    frame = snapshot_timeline(snaps)
+    if frame.empty:
+        st.caption("No drift snapshots in this period. They are kept as the alert rules run (the ops wall, or "
+                   "`secmlops monitor`) and whenever drift is computed above.")
+        return
+    import plotly.express as px
+
+    frame = frame.rename(columns={"ratio": "score / threshold"})
+    timeline = px.line(frame, x="time", y="score / threshold", color="column", markers=True, template="plotly_dark",
+                       height=340)
+    timeline.add_hline(y=1.0, line_dash="dash", line_color="#ef4444", annotation_text="threshold")
+    timeline.update_layout(paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
+                           margin={"l": 40, "r": 20, "t": 30, "b": 30})
+    st.plotly_chart(timeline, width="stretch", key="monitoring:timeline")
+    heat = frame.pivot_table(index="column", columns="time", values="score / threshold", aggfunc="max")
+    fig = px.imshow(heat, aspect="auto", color_continuous_scale="RdYlGn_r", zmin=0, zmax=2, template="plotly_dark",
+                    height=340, labels={"color": "score / threshold"})
+    fig.update_layout(paper_bgcolor="rgba(0,0,0,0)", margin={"l": 40, "r": 20, "t": 30, "b": 30})
+    st.plotly_chart(fig, width="stretch", key="monitoring:heatmap")
+    st.caption("Each score relative to its test's threshold: 1 or more is drift (p-value tests are shown as "
+               "threshold / p-value so that the same reading holds; capped at 5).")
