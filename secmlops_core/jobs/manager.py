@@ -1,0 +1,309 @@
+"""The job manager: persisted queue, resource slots, progress/ETA, cancel, time limits, recovery."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable
+
+from secmlops_core.errors import UserFacingError
+from secmlops_core.store import Store, get_store
+
+QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "queued", "running", "succeeded", "failed", "cancelled"
+FINISHED = (SUCCEEDED, FAILED, CANCELLED)
+RESOURCES = ("cpu", "gpu")
+MAX_TIME_LIMIT_S = 6 * 3600
+MAX_PENDING_JOBS = 32
+PROGRESS_WRITE_INTERVAL_S = 0.5
+CANCEL_POLL_INTERVAL_S = 1.0
+
+_COLUMNS = ("job_id, kind, title, resource, status, params, progress, message, eta_s, time_limit_s, "
+            "cancel_requested, owner_pid, ref, result, error, created_at, started_at, finished_at")
+
+
+class JobCancelled(Exception):
+    """Raised inside a job at a safe point after someone asked to cancel it."""
+
+
+class JobTimedOut(Exception):
+    """Raised inside a job that ran past its time limit."""
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """One job as stored."""
+
+    job_id: str
+    kind: str
+    title: str
+    resource: str
+    status: str
+    params: dict
+    progress: float
+    message: str
+    eta_s: float | None
+    time_limit_s: float
+    cancel_requested: bool
+    owner_pid: int
+    ref: str | None
+    result: dict | None
+    error: str | None
+    created_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+    @property
+    def elapsed_s(self) -> float | None:
+        """Seconds between start and end (or now, while running)."""
+        if self.started_at is None:
+            return None
+        end = self.finished_at or datetime.now(self.started_at.tzinfo)
+        return max(0.0, (end - self.started_at).total_seconds())
+
+
+def _record(row) -> JobRecord:
+    values = list(row)
+    values[5] = json.loads(values[5] or "{}")
+    values[13] = json.loads(values[13]) if values[13] else None
+    return JobRecord(*values)
+
+
+def _process_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass
+class JobContext:
+    """Handed to a running job: progress reporting and cancel/time-limit checks."""
+
+    job_id: str
+    manager: "JobManager"
+    time_limit_s: float
+    started: float = field(default_factory=time.monotonic)
+    cancel_event: threading.Event = field(default_factory=threading.Event)
+    _last_write: float = 0.0
+    _last_poll: float = 0.0
+    fraction: float = 0.0
+    message: str = ""
+
+    @property
+    def elapsed_s(self) -> float:
+        return time.monotonic() - self.started
+
+    def check(self) -> None:
+        """Raise JobCancelled / JobTimedOut when the job must stop; call between units of work."""
+        now = time.monotonic()
+        if now - self._last_poll >= CANCEL_POLL_INTERVAL_S:
+            self._last_poll = now
+            if self.manager.cancel_requested(self.job_id):
+                self.cancel_event.set()
+        if self.cancel_event.is_set():
+            raise JobCancelled(f"job {self.job_id} was cancelled")
+        if self.elapsed_s > self.time_limit_s:
+            raise JobTimedOut(f"the job ran past its time limit of {self.time_limit_s:.0f} s")
+
+    def progress(self, fraction: float, message: str = "", force: bool = False) -> None:
+        """Record progress in [0, 1] with a short message (stored at most twice a second), then check()."""
+        self.fraction = min(1.0, max(0.0, float(fraction)))
+        self.message = message or self.message
+        now = time.monotonic()
+        if force or now - self._last_write >= PROGRESS_WRITE_INTERVAL_S:
+            self._last_write = now
+            eta = self.elapsed_s * (1 - self.fraction) / self.fraction if self.fraction > 0.01 else None
+            self.manager._write_progress(self.job_id, self.fraction, self.message, eta)
+        self.check()
+
+
+class JobManager:
+    """Runs jobs on threads of this process and persists every state change in the store."""
+
+    def __init__(self, store: Store, cpu_slots: int | None = None, gpu_slots: int = 1):
+        self.store = store
+        self.cpu_slots = cpu_slots or max(1, (os.cpu_count() or 2) // 2)
+        self._slots = {"cpu": threading.BoundedSemaphore(self.cpu_slots),
+                       "gpu": threading.BoundedSemaphore(max(1, gpu_slots))}
+        self._contexts: dict[str, JobContext] = {}
+        self._threads: dict[str, threading.Thread] = {}
+        self._lock = threading.Lock()
+        self.recover_interrupted()
+
+    # --- submission -------------------------------------------------------------------
+    def submit(self, kind: str, fn: Callable[[JobContext], dict], *, title: str, params: dict | None = None,
+               resource: str = "cpu", time_limit_s: float = 600.0, ref: str | None = None) -> str:
+        """Queue ``fn`` on a background thread; returns the job id at once."""
+        job_id = self._create(kind, title, params, resource, time_limit_s, ref)
+        context = JobContext(job_id, self, float(time_limit_s))
+        thread = threading.Thread(target=self._run, args=(job_id, fn, context, resource),
+                                  name=f"job-{kind}-{job_id}", daemon=True)
+        with self._lock:
+            self._contexts[job_id] = context
+            self._threads[job_id] = thread
+        thread.start()
+        return job_id
+
+    def run_inline(self, kind: str, fn: Callable[[JobContext], dict], *, title: str, params: dict | None = None,
+                   resource: str = "cpu", time_limit_s: float = 600.0, ref: str | None = None) -> JobRecord:
+        """Run ``fn`` in the calling thread (the CLI) with the same persistence; returns the final record."""
+        job_id = self._create(kind, title, params, resource, time_limit_s, ref)
+        context = JobContext(job_id, self, float(time_limit_s))
+        with self._lock:
+            self._contexts[job_id] = context
+        self._run(job_id, fn, context, resource)
+        return self.get(job_id)
+
+    def _create(self, kind, title, params, resource, time_limit_s, ref) -> str:
+        if resource not in RESOURCES:
+            raise UserFacingError(f"job resource must be one of {', '.join(RESOURCES)}")
+        if not 0 < float(time_limit_s) <= MAX_TIME_LIMIT_S:
+            raise UserFacingError(f"job time limit must be between 0 and {MAX_TIME_LIMIT_S} s")
+        if self.pending_count() >= MAX_PENDING_JOBS:
+            raise UserFacingError(f"{MAX_PENDING_JOBS} jobs are already queued or running; wait or cancel some")
+        job_id = uuid.uuid4().hex[:12]
+        with self.store.connect() as conn:
+            conn.execute(
+                "INSERT INTO jobs (job_id, kind, title, resource, status, params, time_limit_s, owner_pid, ref) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [job_id, kind, title[:200], resource, QUEUED, json.dumps(params or {}, default=str),
+                 float(time_limit_s), os.getpid(), ref])
+        return job_id
+
+    def _run(self, job_id: str, fn, context: JobContext, resource: str) -> None:
+        slot = self._slots[resource]
+        while not slot.acquire(timeout=0.5):  # queued: stay cancellable while waiting for a slot
+            if context.cancel_event.is_set() or self.cancel_requested(job_id):
+                self._finish(job_id, CANCELLED, error="cancelled while queued")
+                return
+        try:
+            if context.cancel_event.is_set() or self.cancel_requested(job_id):
+                self._finish(job_id, CANCELLED, error="cancelled while queued")
+                return
+            context.started = time.monotonic()
+            with self.store.connect() as conn:
+                conn.execute("UPDATE jobs SET status = ?, started_at = current_timestamp WHERE job_id = ?",
+                             [RUNNING, job_id])
+            try:
+                result = fn(context) or {}
+            except JobCancelled:
+                self._finish(job_id, CANCELLED, error="cancelled")
+            except JobTimedOut as exc:
+                self._finish(job_id, FAILED, error=str(exc))
+            except UserFacingError as exc:
+                self._finish(job_id, FAILED, error=str(exc))
+            except Exception as exc:  # a job's own bug must leave a failed record, not a hung page
+                detail = traceback.format_exc(limit=6)
+                self._finish(job_id, FAILED, error=f"{type(exc).__name__}: {exc}\n{detail}"[:4000])
+            else:
+                self._finish(job_id, SUCCEEDED, result=result)
+        finally:
+            slot.release()
+            with self._lock:
+                self._contexts.pop(job_id, None)
+                self._threads.pop(job_id, None)
+
+    def _finish(self, job_id: str, status: str, result: dict | None = None, error: str | None = None) -> None:
+        progress_sql = ", progress = 1, eta_s = 0" if status == SUCCEEDED else ""
+        with self.store.connect() as conn:
+            conn.execute(
+                f"UPDATE jobs SET status = ?, result = ?, error = ?, finished_at = current_timestamp{progress_sql} "
+                "WHERE job_id = ?",
+                [status, json.dumps(result, default=str) if result is not None else None, error, job_id])
+
+    def _write_progress(self, job_id: str, fraction: float, message: str, eta_s: float | None) -> None:
+        with self.store.connect() as conn:
+            conn.execute("UPDATE jobs SET progress = ?, message = ?, eta_s = ? WHERE job_id = ?",
+                         [fraction, message[:300], eta_s, job_id])
+
+    # --- control and queries ----------------------------------------------------------
+    def cancel(self, job_id: str) -> bool:
+        """Ask a queued or running job to stop (any process); False when it has already finished."""
+        with self.store.connect() as conn:
+            row = conn.execute("SELECT status FROM jobs WHERE job_id = ?", [job_id]).fetchone()
+            if row is None:
+                raise UserFacingError(f"no job with id {job_id!r}")
+            if row[0] in FINISHED:
+                return False
+            conn.execute("UPDATE jobs SET cancel_requested = true WHERE job_id = ?", [job_id])
+        with self._lock:
+            context = self._contexts.get(job_id)
+        if context is not None:
+            context.cancel_event.set()
+        return True
+
+    def cancel_requested(self, job_id: str) -> bool:
+        with self.store.connect() as conn:
+            row = conn.execute("SELECT cancel_requested FROM jobs WHERE job_id = ?", [job_id]).fetchone()
+        return bool(row and row[0])
+
+    def get(self, job_id: str) -> JobRecord | None:
+        """The stored record of one job."""
+        with self.store.connect() as conn:
+            row = conn.execute(f"SELECT {_COLUMNS} FROM jobs WHERE job_id = ?", [job_id]).fetchone()
+        return _record(row) if row else None
+
+    def list(self, kind: str | None = None, limit: int = 20) -> list[JobRecord]:
+        """Jobs, newest first, optionally of one kind (or kind prefix ending in '*')."""
+        where, params = "", []
+        if kind:
+            where, params = ("WHERE kind LIKE ?", [kind[:-1] + "%"]) if kind.endswith("*") else ("WHERE kind = ?", [kind])
+        with self.store.connect() as conn:
+            rows = conn.execute(f"SELECT {_COLUMNS} FROM jobs {where} ORDER BY created_at DESC LIMIT ?",
+                                [*params, int(limit)]).fetchall()
+        return [_record(r) for r in rows]
+
+    def pending_count(self) -> int:
+        with self.store.connect() as conn:
+            return conn.execute("SELECT count(*) FROM jobs WHERE status IN (?, ?)", [QUEUED, RUNNING]).fetchone()[0]
+
+    def wait(self, job_id: str, timeout_s: float | None = None) -> JobRecord:
+        """Block until a job of this manager finishes (tests, CLI); returns its record."""
+        with self._lock:
+            thread = self._threads.get(job_id)
+        if thread is not None:
+            thread.join(timeout_s)
+        return self.get(job_id)
+
+    def recover_interrupted(self) -> int:
+        """Mark queued/running jobs whose owning process is gone as failed; returns how many."""
+        with self.store.connect() as conn:
+            rows = conn.execute("SELECT job_id, owner_pid FROM jobs WHERE status IN (?, ?)", [QUEUED, RUNNING]).fetchall()
+            with self._lock:
+                mine = set(self._contexts)
+            dead = [job_id for job_id, pid in rows
+                    if job_id not in mine and (pid == os.getpid() or not _process_alive(pid))]
+            for job_id in dead:
+                conn.execute(
+                    "UPDATE jobs SET status = ?, error = ?, finished_at = current_timestamp WHERE job_id = ?",
+                    [FAILED, "interrupted: the process running this job ended before it finished", job_id])
+        return len(dead)
+
+
+_managers: dict[str, JobManager] = {}
+_managers_lock = threading.Lock()
+
+
+def get_job_manager(store: Store | None = None) -> JobManager:
+    """The process-wide manager for a store (default: the configured store)."""
+    store = store or get_store()
+    key = str(store.path.resolve())
+    with _managers_lock:
+        if key not in _managers:
+            _managers[key] = JobManager(store)
+        return _managers[key]
