@@ -13,6 +13,9 @@ PAGES = [
     ("Model", "pages/designer.py", "Pipeline designer", ":material/account_tree:"),
     ("Model", "pages/threats.py", "Threats", ":material/gpp_maybe:"),
     ("Operate", "pages/live.py", "Live detector", ":material/videocam:"),
+    ("Operate", "pages/monitoring.py", "Monitoring", ":material/monitoring:"),
+    ("Operate", "pages/incidents.py", "Incidents", ":material/emergency:"),
+    ("Operate", "pages/ops_wall.py", "Ops wall", ":material/tv:"),
     ("Govern", "pages/audit.py", "Audit trail", ":material/history:"),
 ]
 
