@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "secmlops_core.detector.commands",
     "secmlops_core.feed.commands",
     "secmlops_core.telemetry.commands",
+    "secmlops_core.attacks.commands",
     "secmlops_core.monitoring.commands",
 )
 
