@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "secmlops_core.telemetry.commands",
     "secmlops_core.attacks.commands",
     "secmlops_core.monitoring.commands",
+    "secmlops_core.governance.commands",
 )
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_INVALID = 0, 1, 2

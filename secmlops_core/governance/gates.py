@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from secmlops_core.evidence import Evidence, add_evidence
 from secmlops_core.governance.catalog import Criterion, GateDef, load_gates
 from secmlops_core.governance.history import editor, record_change
-from secmlops_core.governance.people import Gap, open_incidents
+from secmlops_core.governance.people import Gap
 from secmlops_core.governance.technology import WeightsCheck
 from secmlops_core.pipeline.model import Pipeline, effective_property
 from secmlops_core.store import Store
@@ -41,6 +41,8 @@ class GateInputs:
     evidence: tuple[Evidence, ...]
     weights: WeightsCheck
     approvals: tuple  # provenance.Approval records
+    incidents: tuple = ()  # active monitoring incidents in scope
+    live_detector: bool = True  # the pipeline deploys the studio's live detector
     now: datetime = field(default_factory=lambda: datetime.now(timezone.utc).replace(tzinfo=None))
 
 
@@ -224,13 +226,21 @@ def _check_provenance(inputs, check):
         tuple(e.evidence_id for e in records[:5])
 
 
+def _not_live(inputs) -> tuple:
+    return NO_EVIDENCE, "this pipeline is not linked to the studio's live detector (see Provenance)", ()
+
+
 def _check_weights(inputs, check):
+    if not inputs.live_detector:
+        return _not_live(inputs)
     weights = inputs.weights
     status = NO_EVIDENCE if weights.verified is None else PASS if weights.verified else FAIL
     return status, f"{weights.weights_id}: {weights.detail}", ()
 
 
 def _check_approval(inputs, check):
+    if not inputs.live_detector:
+        return _not_live(inputs)
     sha = inputs.weights.pinned_sha256
     if not inputs.approvals:
         return NO_EVIDENCE, "no approval or promotion recorded", ()
@@ -243,16 +253,14 @@ def _check_approval(inputs, check):
 
 
 def _check_incidents(inputs, check):
-    monitoring = [e for e in inputs.evidence if e.kind in ("drift_snapshot", "incident")]
-    if not monitoring:
+    if not inputs.incidents and not any(e.kind in ("drift_snapshot", "incident") for e in inputs.evidence):
         return NO_EVIDENCE, "no monitoring evidence (drift snapshots or incidents) for this pipeline", ()
-    limit = SEVERITIES.index(check["max_open_severity"])
-    worse = [e for e in open_incidents([e for e in monitoring if e.kind == "incident"])
-             if str(e.metrics.get("severity", "high")).lower() not in SEVERITIES[:limit + 1]]
+    allowed = SEVERITIES[:SEVERITIES.index(check["max_open_severity"]) + 1]
+    worse = [i for i in inputs.incidents if str(i.severity).lower() not in ("info", *allowed)]
     if worse:
-        return FAIL, f"{len(worse)} open incident(s) above {check['max_open_severity']}: {worse[0].summary[:100]}", \
-            tuple(e.evidence_id for e in worse[:5])
-    return PASS, f"no open incident above {check['max_open_severity']}", ()
+        return FAIL, (f"{len(worse)} active incident(s) above {check['max_open_severity']}: "
+                      f"{worse[0].title[:100]} ({worse[0].severity}, {worse[0].status})"), ()
+    return PASS, f"{len(inputs.incidents)} active incident(s), none above {check['max_open_severity']}", ()
 
 
 CHECKS = {

@@ -2,8 +2,8 @@
 stage and per control, and accountability gaps.
 
 Accountability: a threat's accountable role is the accountable role of its lifecycle
-stage's RACI row (the register's owner role is the responsible one); an incident's is its
-own ``owner_role`` when it names a known role, else the monitoring stage's accountable role.
+stage's RACI row (the register's owner role is the responsible one); an active incident's
+is its own owner role when that is a known role, else the monitoring stage's accountable role.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import yaml
 from secmlops_core.catalog.rules import load_controls, load_roles
 from secmlops_core.catalog.vocabulary import stage_kinds
 from secmlops_core.errors import UserFacingError, ValidationFailed
-from secmlops_core.evidence import Evidence
 from secmlops_core.governance.catalog import check_cells, default_raci, lifecycle_stages
 from secmlops_core.governance.history import editor, record_change
 from secmlops_core.pipeline.model import Pipeline
@@ -31,7 +30,6 @@ MAX_RESPONSIBILITY_CHARS = 1000
 MAX_PEOPLE = 50
 MAX_IMPORT_BYTES = 512 * 1024
 ROW_TYPES = ("stage", "control")
-CLOSED_INCIDENT_STATUSES = ("resolved", "closed")
 
 
 @dataclass(frozen=True)
@@ -254,15 +252,11 @@ def pipeline_phases(pipeline: Pipeline) -> list[str]:
     return [s.id for s in lifecycle_stages() if s.id in used]
 
 
-def open_incidents(incidents: list[Evidence]) -> list[Evidence]:
-    """Incident evidence whose status is not resolved or closed."""
-    return [e for e in incidents if str(e.metrics.get("status", "open")).lower() not in CLOSED_INCIDENT_STATUSES]
-
-
 def accountability_gaps(pipeline: Pipeline, raci: Raci, profiles: dict[str, RoleProfile], open_threats,
-                        incidents: list[Evidence] = (), min_band: str = "high") -> list[Gap]:
-    """Stages, open threats at/above ``min_band``, open incidents and threat controls with no
-    accountable role; plus a warning for each accountable role nobody is assigned to."""
+                        incidents=(), min_band: str = "high") -> list[Gap]:
+    """Stages, open threats at/above ``min_band``, active incidents (monitoring ``Incident``
+    objects) and threat controls with no accountable role; plus a warning for each
+    accountable role nobody is assigned to."""
     gaps: list[Gap] = []
     used_rows = []
     for phase in pipeline_phases(pipeline):
@@ -281,16 +275,15 @@ def accountability_gaps(pipeline: Pipeline, raci: Raci, profiles: dict[str, Role
                             row=("stage", rule.lifecycle)))
         for control_id in rule.controls:
             used_rows.append(("control", control_id))
-    for incident in open_incidents(list(incidents)):
-        owner = incident.metrics.get("owner_role")
-        if owner in profiles:
-            used_rows.append(("incident", owner))
+    for incident in incidents:
+        if incident.owner_role in profiles:
+            used_rows.append(("incident", incident.owner_role))
             continue
         used_rows.append(("stage", "monitoring"))
         if raci.accountable("stage", "monitoring") is None:
-            gaps.append(Gap("incident", incident.evidence_id, incident.summary[:120],
-                            f"Open incident '{incident.summary[:80]}' has no accountable role (no owner role and "
-                            "the monitoring stage has no accountable role).", row=("stage", "monitoring")))
+            gaps.append(Gap("incident", incident.incident_id, incident.title[:120],
+                            f"Open incident '{incident.title[:80]}' has no accountable role (no known owner role "
+                            "and the monitoring stage has no accountable role).", row=("stage", "monitoring")))
     seen_controls = set()
     for row_type, row_id in used_rows:
         if row_type == "control" and row_id not in seen_controls:

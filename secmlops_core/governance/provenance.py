@@ -91,6 +91,30 @@ class ProvenanceChain:
         return all(link.status == OK for link in self.links)
 
 
+def live_detector_linked(store: Store, pipeline_id: str) -> bool:
+    """Whether the pipeline deploys the studio's live detector (default: the PDS template's pipeline)."""
+    from secmlops_core.pipeline.library import DEFAULT_TEMPLATE
+
+    with store.connect() as conn:
+        row = conn.execute("SELECT live_detector FROM governance_pipelines WHERE pipeline_id = ?",
+                           [pipeline_id]).fetchone()
+    return bool(row[0]) if row else pipeline_id == DEFAULT_TEMPLATE
+
+
+def set_live_detector_link(store: Store, pipeline_id: str, linked: bool) -> bool:
+    """Link or unlink a pipeline and the live detector; returns whether anything changed."""
+    principal = editor(pipeline_id)
+    before = live_detector_linked(store, pipeline_id)
+    if before == bool(linked):
+        return False
+    with store.connect() as conn:
+        conn.execute("INSERT INTO governance_pipelines (pipeline_id, live_detector, updated_by) VALUES (?, ?, ?)"
+                     " ON CONFLICT (pipeline_id) DO UPDATE SET live_detector = excluded.live_detector,"
+                     " updated_at = now(), updated_by = excluded.updated_by", [pipeline_id, bool(linked), principal.label])
+        record_change(conn, principal, pipeline_id, "provenance", "live_detector", before, bool(linked))
+    return True
+
+
 def hash_path(path: Path) -> tuple[str, int, int]:
     """SHA-256 of a file, or of a directory's manifest (sorted relative paths and file hashes).
 

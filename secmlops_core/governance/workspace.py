@@ -18,6 +18,26 @@ from secmlops_core.threats import register as reg
 from secmlops_core.threats.assessment import Assessment, assess
 
 ACCOUNTABILITY_MIN_BAND = "high"
+# Evidence about the live detector that is not attached to a pipeline (drift of its telemetry,
+# attack-lab runs on it) counts for the pipeline linked to the live detector.
+SHARED_KINDS = ("drift_snapshot", "attack_run", "robustness_evaluation", "incident")
+
+
+def scoped_evidence(store: Store, pipeline_id: str, live: bool) -> list[Evidence]:
+    """The pipeline's evidence, plus unattached live-detector evidence when linked; newest first."""
+    own = list_evidence(store, pipeline_id=pipeline_id, limit=2000)
+    if not live:
+        return own
+    shared = [e for kind in SHARED_KINDS for e in list_evidence(store, kind=kind, limit=500) if e.pipeline_id is None]
+    return sorted(own + shared, key=lambda e: (e.created_at, e.evidence_id), reverse=True)
+
+
+def scoped_incidents(store: Store, pipeline_id: str, live: bool) -> list:
+    """Active monitoring incidents: all of them when linked to the live detector, else those linked to its threats."""
+    from secmlops_core.monitoring.incidents import ACTIVE, list_incidents
+
+    return [i for i in list_incidents(store, statuses=ACTIVE)
+            if live or any((link or {}).get("pipeline_id") == pipeline_id for link in i.threat_links)]
 
 
 @dataclass(frozen=True)
@@ -38,6 +58,8 @@ class Workspace:
     coverage: dict[str, compliance.FrameworkCoverage]
     maturity: tuple[ComponentMaturity, ...]
     chain: provenance.ProvenanceChain
+    live_detector: bool = True
+    incidents: tuple = ()
 
     def blocking_gaps(self) -> list[people.Gap]:
         """Gaps (not warnings)."""
@@ -63,8 +85,9 @@ def build(store: Store, pipeline: Pipeline, *, catalog: Catalog | None = None,
     assessment = assess(pipeline, catalog, entries, generation, states)
     profiles = people.role_profiles(store)
     raci = people.load_raci(store, pipeline.id)
-    evidence = list_evidence(store, pipeline_id=pipeline.id, limit=2000)
-    incidents = [e for e in evidence if e.kind == "incident"]
+    live = provenance.live_detector_linked(store, pipeline.id)
+    evidence = scoped_evidence(store, pipeline.id, live)
+    incidents = scoped_incidents(store, pipeline.id, live)
     gaps_for = partial(people.accountability_gaps, pipeline, raci, profiles, assessment.open_threats(), incidents)
     weights = technology.check_deployed_weights()
     chain = provenance.build_chain(store, evidence, weights, served)
@@ -73,7 +96,7 @@ def build(store: Store, pipeline: Pipeline, *, catalog: Catalog | None = None,
         register_generation=generation,
         register_present=frozenset(tid for tid, e in entries.items() if e.present),
         gaps_for=lambda band: gaps_for(min_band=band), evidence=tuple(evidence), weights=weights,
-        approvals=chain.approvals)
+        approvals=chain.approvals, incidents=tuple(incidents), live_detector=live)
     report = gates.evaluate_gates(inputs, gate_ids)
     statuses = {cid: state.status for cid, state in states.items()}
     coverages = compliance.coverage(store, statuses)
@@ -82,4 +105,5 @@ def build(store: Store, pipeline: Pipeline, *, catalog: Catalog | None = None,
     return Workspace(pipeline, version, digest, assessment, profiles, raci,
                      tuple(gaps_for(min_band=ACCOUNTABILITY_MIN_BAND)), states,
                      tuple(technology.tool_status(store, pipeline, evidence)), tuple(evidence), report, coverages,
-                     tuple(maturity(statuses, coverages, report, (staffed, len(phases)))), chain)
+                     tuple(maturity(statuses, coverages, report, (staffed, len(phases)))), chain, live,
+                     tuple(incidents))
