@@ -16,6 +16,7 @@ PAGES = [
     ("Operate", "pages/monitoring.py", "Monitoring", ":material/monitoring:"),
     ("Operate", "pages/incidents.py", "Incidents", ":material/emergency:"),
     ("Operate", "pages/ops_wall.py", "Ops wall", ":material/tv:"),
+    ("Govern", "pages/governance.py", "Governance", ":material/policy:"),
     ("Govern", "pages/audit.py", "Audit trail", ":material/history:"),
 ]
 
