@@ -4,8 +4,9 @@ import pandas as pd
 import streamlit as st
 
 from secmlops_core.access import audit
-from secmlops_core.ui.shell import store
+from secmlops_core.ui.shell import page_guard, store
 
+page_guard("view_audit")
 st.title("Audit trail")
 check = audit.verify_chain(store())
 if check.ok:

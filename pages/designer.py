@@ -5,8 +5,9 @@ import streamlit as st
 from secmlops_core.access.policy import can
 from secmlops_core.pipeline import library
 from secmlops_core.ui import designer as ui
-from secmlops_core.ui.shell import store
+from secmlops_core.ui.shell import page_guard, store
 
+page_guard()
 st.title("Pipeline designer")
 pipeline_id = ui.sidebar_pipeline_choice()
 if pipeline_id is None:

@@ -12,6 +12,7 @@ import importlib
 import sys
 
 from secmlops_core import __version__
+from secmlops_core.access.policy import LOCAL_OPERATOR, set_principal
 from secmlops_core.errors import UserFacingError
 from secmlops_core.settings import SettingsError
 
@@ -23,8 +24,8 @@ COMMAND_MODULES = (
     "secmlops_core.detector.commands",
     "secmlops_core.feed.commands",
     "secmlops_core.telemetry.commands",
-    "secmlops_core.attacks.commands",
     "secmlops_core.monitoring.commands",
+    "secmlops_core.attacks.commands",
     "secmlops_core.governance.commands",
 )
 
@@ -51,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return EXIT_INVALID
+    set_principal(LOCAL_OPERATOR)  # whoever runs the CLI already holds the data directory
     try:
         return int(args.handler(args) or 0)
     except (UserFacingError, SettingsError) as exc:

@@ -37,7 +37,7 @@ def _serve(args) -> int:
         children.append(subprocess.Popen(
             [sys.executable, "-m", "secmlops_core", "feed", "--source", "sample", "--camera-id", SAMPLE_CAMERA_ID]))
     children.append(subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(APP_PATH), "--server.port", str(args.port),
+        [sys.executable, "-m", "secmlops_core.ui.launch", "run", str(APP_PATH), "--server.port", str(args.port),
          "--server.address", args.address], cwd=APP_PATH.parent))
     print(f"SecMLOps Studio: http://{args.address}:{args.port}  (data in {settings.home})", flush=True)
 

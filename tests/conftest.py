@@ -11,6 +11,15 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 ATLAS_PATH = REPO_ROOT.parent / "shared" / "reference" / "atlas" / "ATLAS.yaml"
 
 
+@pytest.fixture(autouse=True)
+def local_operator():
+    """Tests act as the local operator (as the CLI does) unless they say otherwise."""
+    from secmlops_core.access.policy import LOCAL_OPERATOR, acting_as
+
+    with acting_as(LOCAL_OPERATOR) as principal:
+        yield principal
+
+
 @pytest.fixture()
 def secmlops_home(tmp_path, monkeypatch) -> Path:
     """A fresh data directory, with settings and stores re-read from it."""

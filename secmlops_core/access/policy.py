@@ -1,8 +1,10 @@
 """Roles and permissions as data, the acting principal, and the checks core functions make.
 
-The acting principal travels in a context variable: the app sets it for each script run
-from the signed-in session, background jobs copy the context of the run that started
-them, and the command line acts as the local administrator (it already has the files).
+The acting principal travels in a context variable. Nobody is acting until someone says
+so: the app sets it for each script run from the signed-in session (on the local default,
+with sign-in off, that is the local operator), background jobs copy the context of the run
+that started them, and the command line acts as the local operator (it already has the
+files). Code that runs with no principal set may do nothing that needs a permission.
 """
 
 from __future__ import annotations
@@ -41,9 +43,11 @@ class Principal:
 
 
 LOCAL_OPERATOR = Principal("local", frozenset({"admin"}), "Local operator", auth_method="none")
+# Nobody signed in: holds no permission at all.
+ANONYMOUS = Principal("anonymous", frozenset(), "Not signed in", auth_method="anonymous")
 # The product acting on its own behalf (first-start set-up, scheduled evaluation).
 SYSTEM = Principal("system", frozenset({"admin"}), "System", auth_method="system")
-_current: contextvars.ContextVar[Principal] = contextvars.ContextVar("secmlops_principal", default=LOCAL_OPERATOR)
+_current: contextvars.ContextVar[Principal] = contextvars.ContextVar("secmlops_principal", default=ANONYMOUS)
 
 
 @lru_cache(maxsize=1)

@@ -9,10 +9,16 @@ import streamlit as st
 from secmlops_core.access import audit, users
 from secmlops_core.access.policy import LOCAL_OPERATOR, Principal
 from secmlops_core.errors import UserFacingError
-from secmlops_core.ui.shell import settings, store
+from secmlops_core.store import Store, get_store
+from secmlops_core.ui.shell import settings
 
 PRINCIPAL_KEY = "auth:principal"
+KIOSK_ERROR_KEY = "auth:kiosk_error"
 SIGNED_IN_AT_KEY = "auth:signed_in_at"
+
+
+def _store() -> Store:
+    return get_store(settings().store_path)
 
 
 def _remember(principal: Principal) -> Principal:
@@ -45,13 +51,13 @@ def _kiosk_from_query() -> Principal | None:
     if not token:
         return None
     try:
-        return _remember(users.kiosk_principal(store(), token))
+        return _remember(users.kiosk_principal(_store(), token))
     except UserFacingError as exc:
-        st.error(str(exc))
-        st.stop()
+        st.session_state[KIOSK_ERROR_KEY] = str(exc)
+        return None
 
 
-def _local_form() -> Principal | None:
+def _local_form() -> None:
     st.title("Sign in to SecMLOps Studio")
     with st.form("sign_in"):
         username = st.text_input("Username", max_chars=120)
@@ -59,39 +65,58 @@ def _local_form() -> Principal | None:
         submitted = st.form_submit_button("Sign in", type="primary")
     if submitted:
         try:
-            _remember(users.authenticate(store(), username.strip(), password))
+            _remember(users.authenticate(_store(), username.strip(), password))
         except UserFacingError as exc:
             st.error(str(exc))
         else:
             st.rerun()
-    return None
 
 
-def _oidc() -> Principal | None:
+def _oidc_principal() -> Principal | None:
+    """The signed-in OIDC identity's account, once st.login has completed."""
     if not st.user.is_logged_in:
-        st.title("Sign in to SecMLOps Studio")
-        st.button("Sign in with your organisation", type="primary", on_click=st.login)
         return None
     email = str(st.user.get("email") or "")
-    account = users.get_user(store(), email) if email else None
+    account = users.get_user(_store(), email) if email else None
     if account is None or account.disabled:
-        st.error(f"{email or 'This identity'} has no SecMLOps account; ask an administrator to run "
-                 "`secmlops users add EMAIL --oidc --role ROLE`.")
-        st.button("Sign out", on_click=st.logout)
         return None
-    audit.record_event(store(), "sign_in", email, after={"method": "oidc"}, actor=email)
+    audit.record_event(_store(), "sign_in", email, after={"method": "oidc"}, actor=email)
     return _remember(account.principal("oidc"))
 
 
-def sign_in_gate() -> Principal | None:
-    """The acting principal for this run, or None while nobody is signed in (the form is shown)."""
-    mode = settings().auth_mode
+def _oidc_form() -> None:
+    st.title("Sign in to SecMLOps Studio")
+    if st.user.is_logged_in:
+        email = str(st.user.get("email") or "this identity")
+        st.error(f"{email} has no SecMLOps account; ask an administrator to run "
+                 "`secmlops users add EMAIL --oidc --role ROLE`.")
+        st.button("Sign out", on_click=st.logout)
+    else:
+        st.button("Sign in with your organisation", type="primary", on_click=st.login)
+
+
+def resolve_principal() -> Principal | None:
+    """Who is acting in this run, or None when nobody is signed in yet. Renders nothing."""
+    st.session_state.pop(KIOSK_ERROR_KEY, None)
     principal = _session_principal() or _kiosk_from_query()
     if principal is not None:
         return principal
+    mode = settings().auth_mode
     if mode == "none":
         return LOCAL_OPERATOR
-    return _local_form() if mode == "local" else _oidc()
+    return _oidc_principal() if mode == "oidc" else None
+
+
+def sign_in_page() -> None:
+    """The only page shown before sign-in: the form, or why a kiosk link was refused."""
+    kiosk_error = st.session_state.get(KIOSK_ERROR_KEY)
+    if kiosk_error:
+        st.error(kiosk_error)
+        return
+    if settings().auth_mode == "oidc":
+        _oidc_form()
+    else:
+        _local_form()
 
 
 def sidebar_identity(principal: Principal) -> None:
@@ -102,7 +127,7 @@ def sidebar_identity(principal: Principal) -> None:
     if principal.auth_method == "kiosk":
         return
     if st.sidebar.button("Sign out", key="sign_out"):
-        audit.record_event(store(), "sign_out", principal.username, actor=principal.username)
+        audit.record_event(_store(), "sign_out", principal.username, actor=principal.username)
         sign_out()
         if principal.auth_method == "oidc":
             st.logout()

@@ -22,4 +22,4 @@ def test_invalid_configuration_is_explained(secmlops_home, monkeypatch):
     at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=60).run()
     assert not at.exception
     assert "configuration is invalid" in at.error[0].value
-    assert any("wall_refresh_seconds" in m.value for m in at.markdown)
+    assert "wall_refresh_seconds" in at.code[0].value

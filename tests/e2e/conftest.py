@@ -32,14 +32,16 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_streamlit(home: Path, extra_env: dict | None = None, timeout_s: float = 90.0):
-    """Start `streamlit run app.py` headless; returns (process, base_url)."""
+def start_streamlit(home: Path, extra_env: dict | None = None, timeout_s: float = 90.0,
+                    launcher: str = "secmlops_core.ui.launch"):
+    """Start `streamlit run app.py` headless through the app's launcher (as `secmlops serve`
+    does; pass launcher="streamlit" for plain Streamlit); returns (process, base_url)."""
     port = _free_port()
     env = {**os.environ, "SECMLOPS_HOME": str(home), "SECMLOPS_SAMPLE_FEED": "false",
            "YOLO_OFFLINE": "true", **(extra_env or {})}
     log = open(home.parent / f"streamlit-{port}.log", "w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+        [sys.executable, "-m", launcher, "run", "app.py", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true",
          "--client.showErrorDetails", "full", "--browser.gatherUsageStats", "false"],
         cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
