@@ -17,7 +17,7 @@ import numpy as np
 
 from secmlops_core.detector.results import Detection, FrameResult
 from secmlops_core.detector.stats import image_stats
-from secmlops_core.detector.weights import WeightsEntry, resolve_weights, verify_weights
+from secmlops_core.detector.weights import WeightsEntry, resolve_weights, verified_copy
 from secmlops_core.errors import UserFacingError
 from secmlops_core.settings import Settings, get_settings
 
@@ -110,7 +110,7 @@ def load_detector(weights: str | os.PathLike | None = None, settings: Settings |
     with _cache_lock:
         if key in _cache:
             return _cache[key]
-        verified = verify_weights(entry)
+        verified = verified_copy(entry, settings)
         _prepare_ultralytics_env(settings)
         from ultralytics import YOLO
 

@@ -18,8 +18,11 @@ from pathlib import Path
 
 import yaml
 
+from secmlops_core.access.audit import record_event
+from secmlops_core.access.policy import require
 from secmlops_core.errors import UserFacingError
 from secmlops_core.settings import Settings, get_settings
+from secmlops_core.store import get_store
 from secmlops_core.telemetry.files import atomic_write_text
 
 WEIGHTS_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -176,6 +179,37 @@ def verify_weights(entry: WeightsEntry) -> Path:
     return path
 
 
+def verified_copy(entry: WeightsEntry, settings: Settings | None = None) -> Path:
+    """A private copy of the entry's file whose SHA-256 was checked on the copy itself.
+
+    Loading from the copy closes the gap between checking a file and unpickling it: a file
+    swapped at its original path after the check is never the one loaded.
+    """
+    settings = settings or get_settings()
+    cache = settings.home / "verified-weights"
+    target = cache / f"{entry.sha256}.pt"
+    if target.is_file() and sha256_file(target) == entry.sha256:
+        return target
+    cache.mkdir(parents=True, exist_ok=True)
+    source = entry.file_path()
+    if not source.is_file():
+        raise UserFacingError(f"weights {entry.id!r}: file {source} does not exist")
+    staging = cache / f".{entry.sha256}.{os.getpid()}.tmp"
+    try:
+        with open(source, "rb") as reader, open(staging, "wb") as writer:
+            digest = hashlib.sha256()
+            while chunk := reader.read(_HASH_CHUNK):
+                digest.update(chunk)
+                writer.write(chunk)
+        if digest.hexdigest() != entry.sha256:
+            raise _modified(entry, source, digest.hexdigest())
+        os.chmod(staging, 0o400)
+        os.replace(staging, target)
+    finally:
+        staging.unlink(missing_ok=True)
+    return target
+
+
 def register_weights(
     path: str | os.PathLike,
     weights_id: str | None = None,
@@ -188,6 +222,7 @@ def register_weights(
     settings: Settings | None = None,
 ) -> WeightsEntry:
     """Record a checkpoint's SHA-256 in the operator registry so it may be loaded; returns the entry."""
+    require("manage_weights")
     settings = settings or get_settings()
     file_path = Path(path).expanduser()
     if not file_path.is_file():
@@ -211,5 +246,7 @@ def register_weights(
         row["pedestrian_classes"] = list(e.pedestrian_classes)
         rows.append(row)
     atomic_write_text(settings.weights_registry_path, yaml.safe_dump({"weights": rows}, sort_keys=False))
+    record_event(get_store(settings.store_path), "weights.register", weights_id, None,
+                 {"sha256": entry.sha256, "path": entry.path, "source": source, "licence": licence})
     return entry
 
