@@ -3,7 +3,9 @@
 import streamlit as st
 
 from secmlops_core.ui import monitoring_drift as ui
+from secmlops_core.ui.shell import page_guard
 
+page_guard()
 st.title("Monitoring")
 ui.controls()
 ui.verdicts()
