@@ -16,6 +16,7 @@ from secmlops_core.catalog.rules import load_controls, load_references, load_rol
 from secmlops_core.errors import ValidationFailed
 
 RACI_LETTERS = "RACI"
+CANONICAL_ORDER = "ARCI"  # how letters of one cell are written: "AR", not "RA"
 RACI_NAMES = {"R": "Responsible", "A": "Accountable", "C": "Consulted", "I": "Informed"}
 CHECK_TYPES = {
     "register_generated": (), "threat_model_current": (), "open_threats": ("max_band", "lifecycle"),
@@ -110,7 +111,7 @@ def check_cells(cells, where: str, problems: list[str], roles=None) -> dict[str,
     clean = {}
     for role_id, letters in cells.items():
         text = "".join(sorted(set(str(letters or "").upper().replace(" ", "").replace(",", "")),
-                              key=RACI_LETTERS.find))
+                              key=CANONICAL_ORDER.find))
         if role_id not in roles:
             problems.append(f"{where}: unknown role {role_id!r} (known: {', '.join(roles)})")
             continue

@@ -217,8 +217,8 @@ def parse_raci(text: str, fmt: str = "yaml", source: str = "RACI import") -> dic
         if not reader.fieldnames or not {"row_type", "row_id"} <= set(reader.fieldnames):
             raise UserFacingError(f"{source}: the CSV needs the columns row_type, row_id and one per role id")
         for record in reader:
-            rows[(record.pop("row_type") or "", record.pop("row_id") or "")] = {
-                k: v for k, v in record.items() if k is not None and (v or "").strip()}
+            key = (record.pop("row_type") or "", record.pop("row_id") or "")
+            rows[key] = {k: v for k, v in record.items() if k is not None and (v or "").strip()}
         return validate_rows(rows, source)
     try:
         document = json.loads(text) if fmt == "json" else yaml.safe_load(text)
