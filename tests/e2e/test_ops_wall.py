@@ -1,0 +1,94 @@
+"""Ops wall in Chromium: it changes values on its own with a real runner feeding it; ten screens at once."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.helpers import assert_no_exception, open_app_page
+
+pytestmark = pytest.mark.e2e
+REFRESH_S = 5.0  # settings.wall_refresh_seconds default
+
+
+@pytest.fixture()
+def wall_runner(app_home):
+    from tests.e2e.conftest import REPO_ROOT, stop_process
+
+    env = {**os.environ, "SECMLOPS_HOME": str(app_home), "YOLO_OFFLINE": "true"}
+    log = open(app_home.parent / "runner-wall-cam.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "secmlops_core", "feed", "--source", "sample",
+                             "--camera-id", "wall-cam", "--fps", "2", "--duration", "90"],
+                            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    latest = app_home / "feeds" / "wall-cam" / "latest.jpg"
+    deadline = time.monotonic() + 60
+    while not latest.exists():  # the runner loads torch and the model first
+        assert proc.poll() is None, "runner exited early"
+        assert time.monotonic() < deadline, "runner produced no frame within 60 s"
+        time.sleep(0.5)
+    yield proc
+    stop_process(proc)
+    log.close()
+
+
+def _metrics(page) -> dict[str, str]:
+    values = {}
+    for metric in page.locator("[data-testid='stMetric']").all():
+        label = metric.locator("[data-testid='stMetricLabel']").text_content().strip()
+        values[label] = metric.locator("[data-testid='stMetricValue']").inner_text().strip()
+    return values
+
+
+def _updated(page) -> str:
+    return page.get_by_text(re.compile(r"^Updated \d\d:\d\d:\d\d UTC")).first.inner_text()
+
+
+def test_wall_changes_values_on_its_own(page, app_url, wall_runner):
+    open_app_page(page, app_url, "ops_wall?embed=true")
+    expect(page.get_by_text(re.compile(r"^Updated "))).to_be_visible()
+    expect(page.locator("[data-testid='stMetric']").filter(has_text="Feeds up")).to_be_visible()
+    expect(page.locator("[data-testid='stImage'] img").first).to_be_visible(timeout=30_000)
+    first_metrics, first_clock = _metrics(page), _updated(page)
+    deadline = time.monotonic() + 3 * REFRESH_S + 5
+    changed = {}
+    while time.monotonic() < deadline and not (changed and _updated(page) != first_clock):
+        page.wait_for_timeout(500)  # nobody touches the page
+        now = _metrics(page)
+        changed = {k: (first_metrics.get(k), v) for k, v in now.items() if first_metrics.get(k) != v}
+    assert _updated(page) != first_clock, "the wall did not refresh within its interval"
+    assert changed, f"no tile changed within {3 * REFRESH_S:.0f} s: {first_metrics}"
+    assert _metrics(page)["Feeds up"] == "1/1"
+    assert_no_exception(page)
+
+
+def test_ten_wall_screens_stay_responsive(browser, app_url, wall_runner):
+    contexts = [browser.new_context(viewport={"width": 1280, "height": 800}) for _ in range(10)]
+    try:
+        pages = [c.new_page() for c in contexts]
+        started = time.monotonic()
+        for p in pages:
+            p.set_default_timeout(60_000)
+            p.goto(f"{app_url}/ops_wall?embed=true")
+        for p in pages:
+            expect(p.get_by_text(re.compile(r"^Updated "))).to_be_visible(timeout=60_000)
+        loaded_s = time.monotonic() - started
+        clocks = [_updated(p) for p in pages]
+        deadline = time.monotonic() + 3 * REFRESH_S + 10
+        pending = set(range(len(pages)))
+        while pending and time.monotonic() < deadline:
+            pages[0].wait_for_timeout(500)
+            pending = {i for i in pending if _updated(pages[i]) == clocks[i]}
+        assert not pending, f"screens {sorted(pending)} did not refresh within {3 * REFRESH_S + 10:.0f} s"
+        assert loaded_s < 60, f"ten screens took {loaded_s:.1f} s to load"
+        for p in pages:
+            assert_no_exception(p)
+            assert _metrics(p)["Feeds up"] == "1/1"
+    finally:
+        for c in contexts:
+            c.close()
