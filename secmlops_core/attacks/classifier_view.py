@@ -50,7 +50,7 @@ def crop_classifier_module(model: AttackModel, conf: float = 0.25, on_call: Call
             if on_call is not None:
                 on_call()
             self.calls += int(x.shape[0])
-            scores, _ = model.scores(x)
+            scores, _ = model.scores(x.float())  # HopSkipJump hands over float64 batches
             s = scores[:, peds, :].amax(dim=(1, 2)).clamp(1e-6, 1 - 1e-6)
             logit = torch.log(s) - torch.log1p(-s)
             return torch.stack([torch.full_like(logit, threshold), logit], dim=1)
@@ -114,8 +114,12 @@ def run_classifier_attack(model: AttackModel, x: np.ndarray, attack_id: str, par
     with model.lock:
         for index, det in enumerate(boxes):
             crop, region = extract_crop(x, det.box, size)
-            np.random.seed(index)  # HopSkipJump draws its random start from numpy's global generator
-            adversarial = np.clip(attack.generate(crop), 0, 1).astype(np.float32)
+            np.random.seed(index)  # HopSkipJump draws random directions from numpy's global generator
+            if attack_id == "deepfool":
+                adversarial = attack.generate(crop)
+            else:  # start from a blank grey crop (no pedestrian) and walk back toward the real one
+                adversarial = attack.generate(crop, x_adv_init=np.full_like(crop, GREY))
+            adversarial = np.clip(adversarial, 0, 1).astype(np.float32)
             before, after = (float(1 / (1 + np.exp(-classifier.predict(c)[0, 1]))) for c in (crop, adversarial))
             outcomes.append(CropOutcome(box=det.box, clean_score=round(before, 4), adversarial_score=round(after, 4),
                                         flipped=bool(classifier.predict(adversarial)[0].argmax() == 0),

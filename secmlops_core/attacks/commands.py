@@ -133,21 +133,16 @@ def _print_run(run) -> None:
     print(f"  timings: {timings}")
 
 
-def _sample_images():
-    from secmlops_core.attacks.frames import SAMPLES, load_source
-
-    return [(f"{name}.jpg", load_source(f"sample:{name}")) for name in SAMPLES]
-
-
 def _evaluate(args) -> int:
     from secmlops_core.attacks.evaluation import apply_gate, evaluate, image_files, store_evaluation
+    from secmlops_core.attacks.frames import sample_images
     from secmlops_core.detector.images import load_image_file
     from secmlops_core.errors import UserFacingError
     from secmlops_core.jobs import get_job_manager
 
     if args.min_robust_recall is not None and not 0 <= args.min_robust_recall <= 1:
         raise UserFacingError("--min-robust-recall must be between 0 and 1")
-    images = _sample_images() if args.images == "samples" else [(p.name, load_image_file(p)) for p in image_files(args.images)]
+    images = sample_images() if args.images == "samples" else [(p.name, load_image_file(p)) for p in image_files(args.images)]
     manager = get_job_manager()
     holder = {}
     params = {"attacks": args.attacks, "defenses": args.defenses, "preset": args.preset, "imgsz": args.imgsz,

@@ -85,3 +85,8 @@ def perturbation_image(clean_bgr: np.ndarray, attacked_bgr: np.ndarray) -> tuple
     peak = float(np.abs(diff).max())
     gain = 127.0 / peak if peak > 0 else 1.0
     return np.clip(128 + diff * gain, 0, 255).astype(np.uint8), gain
+
+
+def sample_images(settings: Settings | None = None) -> list[tuple[str, np.ndarray]]:
+    """[(file name, BGR frame)] for every bundled sample image."""
+    return [(SAMPLES[name], load_source(f"sample:{name}", settings)) for name in SAMPLES]

@@ -1,0 +1,128 @@
+"""Attack-lab runs end to end: background jobs, persistence, evidence, cancel, failures, poisoning, CLI, gate."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from secmlops_core.errors import UserFacingError
+
+FAST = {"imgsz": 320}
+
+
+@pytest.fixture()
+def manager(store):
+    from secmlops_core.jobs import JobManager
+
+    return JobManager(store)
+
+
+def test_a_run_as_a_job_is_stored_with_thumbnails_and_attached_to_its_threat(store, manager, secmlops_home):
+    from secmlops_core.attacks.runs import AttackRequest, get_run, list_runs, submit_attack
+    from secmlops_core.evidence import list_evidence
+
+    request = AttackRequest("pgd-vanish", "sample:bus", dict(FAST), "subtle", defenses=("jpeg",), adaptive=True,
+                            pipeline_id="pds", threat_id="SML-INF-001")
+    job = manager.wait(submit_attack(request, manager=manager), 240)
+    assert job.status == "succeeded", job.error
+    run = get_run(store, job.result["run_id"])
+    assert run.status == "succeeded" and run.device == "cpu" and run.job_id == job.job_id
+    assert run.metrics["clean_pedestrians"] == 4 and run.metrics["attacked_pedestrians"] < 4 and run.metrics["success"]
+    assert run.params["eps"] == pytest.approx(4 / 255) and run.durations["attack_s"] > 0
+    defended = run.result["defended"][0]
+    assert defended["defense"] == "jpeg" and {"clean", "non_adaptive", "adaptive"} <= set(defended)
+    for name in ("clean", "attacked", "perturbation"):
+        assert run.thumbnail(name)[:2] == b"\xff\xd8"
+        assert str(secmlops_home) in run.thumbnails[name]
+    assert [r.run_id for r in list_runs(store)] == [run.run_id]
+    evidence = list_evidence(store, threat_id="SML-INF-001")
+    assert len(evidence) == 1 and evidence[0].kind == "attack_run" and evidence[0].outcome == "fail"
+    assert evidence[0].source_ref == f"attack_run:{run.run_id}" and evidence[0].pipeline_id == "pds"
+
+
+def test_cancel_stops_an_attack_and_leaves_a_cancelled_record(store, manager):
+    import time
+
+    from secmlops_core.attacks.runs import AttackRequest, list_runs, submit_attack
+
+    request = AttackRequest("pgd-vanish", "sample:bus", {"imgsz": 160, "steps": 500, "step": 1 / 255}, "subtle")
+    job_id = submit_attack(request, manager=manager)
+    deadline = time.monotonic() + 60
+    while manager.get(job_id).progress <= 0.1 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    manager.cancel(job_id)
+    job = manager.wait(job_id, 60)
+    assert job.status == "cancelled"
+    assert [r.status for r in list_runs(store)] == ["cancelled"]
+
+
+def test_bad_input_fails_cleanly_and_is_recorded(store, manager, tmp_path):
+    from secmlops_core.attacks.runs import AttackRequest, list_runs, submit_attack
+
+    with pytest.raises(UserFacingError, match="eps"):
+        submit_attack(AttackRequest("pgd-vanish", "sample:bus", {"eps": 2}), manager=manager)
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8 not really a jpeg")
+    job = manager.wait(submit_attack(AttackRequest("pgd-vanish", str(broken), dict(FAST)), manager=manager), 60)
+    assert job.status == "failed" and "not an image" in job.error
+    runs = list_runs(store)
+    assert runs[0].status == "failed" and "not an image" in runs[0].error
+
+
+def test_poisoning_stores_a_candidate_that_is_not_live_until_promoted(store, manager, secmlops_home):
+    from secmlops_core.attacks.finetune import list_candidates, promote_candidate
+    from secmlops_core.attacks.runs import AttackRequest, submit_attack
+    from secmlops_core.detector.weights import list_weights
+    from secmlops_core.evidence import list_evidence
+
+    request = AttackRequest("poisoning-backdoor", params={"imgsz": 160, "samples": 8, "epochs": 1})
+    job = manager.wait(submit_attack(request, manager=manager), 120)
+    assert job.status == "succeeded", job.error
+    metrics = job.result["metrics"]
+    assert {"clean_recall", "triggered_recall", "base_triggered_recall"} <= set(metrics)
+    (candidate,) = list_candidates(store)
+    assert candidate.promoted_at is None and candidate.path.startswith(str(secmlops_home))
+    assert candidate.sha256 not in {w.sha256 for w in list_weights()}
+    with pytest.raises(UserFacingError, match="confirm"):
+        promote_candidate(store, candidate.candidate_id, "ops-lead", "reviewed")
+    promoted = promote_candidate(store, candidate.candidate_id, "ops-lead", "reviewed", confirm=True)
+    assert promoted.promoted_by == "ops-lead"
+    assert candidate.sha256 in {w.sha256 for w in list_weights()}
+    (provenance,) = list_evidence(store, kind="provenance")
+    assert candidate.sha256 in provenance.summary and provenance.created_by == "ops-lead"
+
+
+def test_cli_attack_json_output_and_exit_codes(secmlops_home, capsys, tmp_path):
+    from secmlops_core.cli import main
+
+    out = tmp_path / "attacked.png"
+    assert main(["attack", "sample:bus", "--attack", "fgsm", "--imgsz", "320", "--json", "-o", str(out)]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["device"] == "cpu" and printed["metrics"]["clean_pedestrians"] == 4 and out.stat().st_size > 1000
+    assert main(["attack", "sample:bus", "--attack", "pgd-vanish", "--eps", "2"]) == 2
+    assert "eps = 2.0 is outside (0, 1]" in capsys.readouterr().err
+    assert main(["attack", "sample:bus", "--attack", "pgd-vanish", "--steps", "1000000"]) == 2
+    assert main(["attack", "sample:bus", "--attack", "fgsm", "--steps", "3"]) == 2
+
+
+def test_cli_evaluate_builds_the_table_and_gates(secmlops_home, capsys, tmp_path):
+    from secmlops_core.attacks.frames import sample_path
+    from secmlops_core.cli import main
+
+    images, labels = tmp_path / "images", tmp_path / "labels"
+    images.mkdir()
+    labels.mkdir()
+    shutil.copy(sample_path("bus"), images / "bus.jpg")
+    (labels / "bus.txt").write_text("0 0.17 0.63 0.28 0.50\n0 0.34 0.62 0.22 0.50\n0 0.87 0.66 0.25 0.53\n")
+    args = ["evaluate", "--images", str(images), "--attacks", "pgd-vanish", "--defenses", "jpeg", "--imgsz", "320",
+            "--json"]
+    assert main(args + ["--labels", str(labels), "--min-robust-recall", "0.9"]) == 1
+    table = json.loads(capsys.readouterr().out)
+    assert table["basis"] == "labels" and [r["defense"] for r in table["rows"]] == ["none", "jpeg"]
+    assert table["rows"][0]["robust_recall"]["pgd-vanish"] < table["rows"][0]["clean_recall"]
+    assert table["gate"]["passed"] is False
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out)["basis"] == "clean-model"
+    assert main(["evaluate", "--images", str(images), "--attacks", "deepfool"]) == 2
