@@ -14,8 +14,6 @@ from secmlops_core.threats import register as reg
 from secmlops_core.ui.governance_common import apply, changed_rows, editable, revision
 from secmlops_core.ui.shell import store
 
-STATUS_ICONS = {"covered": "🟢", "partial": "🟡", "gap": "🔴", "unmapped": "⚪"}
-
 
 def technology_tab(ws: Workspace) -> None:
     """Controls with implementation status per pipeline, and the tooling they rely on."""
@@ -61,7 +59,11 @@ def radar(ws: Workspace) -> go.Figure:
     scores = [m.score for m in ws.maturity]
     figure = go.Figure(go.Scatterpolar(r=scores + scores[:1], theta=names + names[:1], fill="toself",
                                        name="maturity", hovertemplate="%{theta}: %{r}<extra></extra>"))
-    figure.update_layout(polar={"radialaxis": {"range": [0, 5], "dtick": 1}}, showlegend=False, height=380,
+    grid = "rgba(128, 128, 128, 0.4)"
+    figure.update_layout(polar={"bgcolor": "rgba(0, 0, 0, 0)",
+                                "radialaxis": {"range": [0, 5], "dtick": 1, "gridcolor": grid},
+                                "angularaxis": {"gridcolor": grid}},
+                         paper_bgcolor="rgba(0, 0, 0, 0)", showlegend=False, height=380,
                          margin={"l": 40, "r": 40, "t": 30, "b": 30})
     return figure
 
@@ -92,7 +94,7 @@ def coverage_panel(ws: Workspace) -> None:
     fc = ws.coverage[chosen]
     only_gaps = st.toggle("Gaps only", key="compliance_gaps_only")
     rows = fc.gaps() if only_gaps else fc.requirements
-    st.dataframe(pd.DataFrame([{"": STATUS_ICONS[r.status], "id": r.requirement.id, "requirement": r.requirement.title,
+    st.dataframe(pd.DataFrame([{"status": r.status, "id": r.requirement.id, "requirement": r.requirement.title,
                                 "summary": r.requirement.summary, "coverage": round(100 * r.share),
                                 "implemented": ", ".join(r.implemented), "missing": ", ".join(r.missing),
                                 "gates": ", ".join(r.requirement.gates), "edited": r.edited} for r in rows]),

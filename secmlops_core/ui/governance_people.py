@@ -14,7 +14,8 @@ from secmlops_core.reports.text_formats import md_text
 from secmlops_core.ui.governance_common import apply, changed_rows, editable, revision
 from secmlops_core.ui.shell import store
 
-BASE_LETTERS = ["", "A", "R", "AR", "C", "I"]
+EMPTY = "-"  # an empty cell in the editors
+BASE_LETTERS = [EMPTY, "A", "R", "AR", "C", "I"]
 
 
 def gaps_panel(ws: Workspace) -> None:
@@ -71,10 +72,11 @@ def _matrix(ws: Workspace, row_type: str, row_ids: list[str], key: str) -> None:
     records = []
     for row_id in row_ids:
         cells = ws.raci.rows[(row_type, row_id)]
-        records.append({"row": people.row_name(row_type, row_id), **{r: cells.get(r, "") for r in roles},
+        records.append({"row": people.row_name(row_type, row_id), **{r: cells.get(r, EMPTY) for r in roles},
                         "edited": (row_type, row_id) in ws.raci.edited})
     frame = pd.DataFrame(records)
-    options = sorted({*BASE_LETTERS, *(v for r in records for k, v in r.items() if k in roles)}, key=len)
+    extra = {v for r in records for k, v in r.items() if k in roles} - set(BASE_LETTERS)
+    options = BASE_LETTERS + sorted(extra)
     config = {r: st.column_config.SelectboxColumn(names[r], options=options, width="small") for r in roles}
     config["row"] = st.column_config.TextColumn("Stage" if row_type == "stage" else "Control", width="large")
     edited = st.data_editor(frame, key=f"{key}:{ws.pipeline.id}:{revision('raci')}", hide_index=True,
@@ -85,7 +87,7 @@ def _matrix(ws: Workspace, row_type: str, row_ids: list[str], key: str) -> None:
         rows = {}
         for position in changes:
             values = edited.iloc[position]
-            rows[(row_type, row_ids[position])] = {r: values[r] for r in roles if values[r]}
+            rows[(row_type, row_ids[position])] = {r: values[r] for r in roles if values[r] and values[r] != EMPTY}
         apply(lambda: people.set_raci_rows(store(), ws.pipeline.id, rows), f"Saved {len(rows)} RACI row(s).", "raci")
 
 

@@ -12,7 +12,8 @@ from secmlops_core.governance.workspace import Workspace
 from secmlops_core.ui.governance_common import apply, editable
 from secmlops_core.ui.shell import store
 
-LINK_ICONS = {provenance.OK: "✅", provenance.BROKEN: "❌", provenance.MISSING: "⚪"}
+LINK_ICONS = {provenance.OK: ":green[:material/check_circle:]", provenance.BROKEN: ":red[:material/cancel:]",
+              provenance.MISSING: ":gray[:material/radio_button_unchecked:]"}
 
 
 def chain_panel(ws: Workspace) -> None:
