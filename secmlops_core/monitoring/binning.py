@@ -41,17 +41,28 @@ def window_params(window, camera: str | None) -> list:
     return [window.start, window.end] + ([camera] if camera else [])
 
 
-def profile(con: duckdb.DuckDBPyConnection, columns: list[str], window, camera: str | None
-            ) -> tuple[int, dict[str, ColumnProfile]]:
-    """(rows, per-column non-null count/min/max) of one window."""
+def count_rows(con: duckdb.DuckDBPyConnection, window, camera: str | None) -> int:
+    """Events in one window (reads only the time and camera columns)."""
+    return int(con.execute(f"SELECT count(*) FROM events WHERE {window_sql(camera)}",
+                           window_params(window, camera)).fetchone()[0])
+
+
+def materialize(con: duckdb.DuckDBPyConnection, name: str, columns: list[str], window, camera: str | None) -> str:
+    """Copy one window's columns into a temporary table (Parquet is decoded once, then scanned twice)."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {', '.join(columns)} FROM events WHERE "
+                f"{window_sql(camera)}", window_params(window, camera))
+    return name
+
+
+def profile(con: duckdb.DuckDBPyConnection, columns: list[str], table: str) -> dict[str, ColumnProfile]:
+    """Per-column non-null count/min/max of a materialized window."""
     select = ", ".join(f"count({c}), min({c})::DOUBLE, max({c})::DOUBLE" for c in columns)
-    row = con.execute(f"SELECT count(*), {select} FROM events WHERE {window_sql(camera)}",
-                      window_params(window, camera)).fetchone()
+    row = con.execute(f"SELECT 0, {select} FROM {table}").fetchone()
     out = {}
     for i, column in enumerate(columns):
         count, lo, hi = row[1 + 3 * i: 4 + 3 * i]
         out[column] = ColumnProfile(int(count), lo, hi)
-    return int(row[0]), out
+    return out
 
 
 @dataclass(frozen=True)
@@ -73,9 +84,8 @@ def bin_spec(lo: float, hi: float, integer: bool, bins: int = BINS) -> BinSpec:
     return BinSpec(float(lo), (hi - lo) / bins, bins, False)
 
 
-def histograms(con: duckdb.DuckDBPyConnection, specs: dict[str, BinSpec], window, camera: str | None
-               ) -> dict[str, np.ndarray]:
-    """Counts per bin of every column in one window (one scan of the window)."""
+def histograms(con: duckdb.DuckDBPyConnection, specs: dict[str, BinSpec], table: str) -> dict[str, np.ndarray]:
+    """Counts per bin of every column of a materialized window (one scan)."""
     names = list(specs)
     exprs = []
     for i, column in enumerate(names):
@@ -87,8 +97,7 @@ def histograms(con: duckdb.DuckDBPyConnection, specs: dict[str, BinSpec], window
                          f"::INTEGER AS c{i}")
     parts = " UNION ALL ".join(f"SELECT {i} AS col, c{i} AS bin, count(*) AS n FROM s WHERE c{i} IS NOT NULL "
                                f"GROUP BY ALL" for i in range(len(names)))
-    result = con.execute(f"WITH s AS MATERIALIZED (SELECT {', '.join(exprs)} FROM events WHERE "
-                         f"{window_sql(camera)}) {parts}", window_params(window, camera)).fetchnumpy()
+    result = con.execute(f"WITH s AS MATERIALIZED (SELECT {', '.join(exprs)} FROM {table}) {parts}").fetchnumpy()
     out = {c: np.zeros(specs[c].bins, dtype=np.int64) for c in names}
     cols, bins, counts = (np.asarray(result[k]) for k in ("col", "bin", "n"))
     for i, column in enumerate(names):
@@ -112,8 +121,7 @@ def quantile_summary(counts: np.ndarray, spec: BinSpec, points: int) -> np.ndarr
     return spec.lo + (idx + frac) * spec.width
 
 
-def full_column(con: duckdb.DuckDBPyConnection, column: str, window, camera: str | None) -> np.ndarray:
-    """Every non-null value of one column in a window (for exact recomputation)."""
-    result = con.execute(f"SELECT {column}::DOUBLE AS v FROM events WHERE {window_sql(camera)} AND {column} IS NOT NULL",
-                         window_params(window, camera)).fetchnumpy()
+def full_column(con: duckdb.DuckDBPyConnection, column: str, table: str) -> np.ndarray:
+    """Every non-null value of one column of a materialized window (for exact recomputation)."""
+    result = con.execute(f"SELECT {column}::DOUBLE AS v FROM {table} WHERE {column} IS NOT NULL").fetchnumpy()
     return np.asarray(result["v"], dtype=float)

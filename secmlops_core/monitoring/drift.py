@@ -6,8 +6,9 @@ since rendering its figures costs about a second. Small windows (both <= ``RAW_M
 rows) are tested as they are. Bigger ones are reduced in DuckDB first (:mod:`.binning`): per
 column a fine histogram, turned into a ``SUMMARY_POINTS``-point quantile summary, tested
 with the test chosen from the *full* data by Evidently's rule (so the summary never changes
-which test runs). A score within ``BORDER`` of its threshold is recomputed with the same test
-on the full columns, so verdicts equal those of Evidently on the raw data.
+which test runs). A score closer to its threshold than the summary's error bound (see
+:func:`summary_margin`) is recomputed with the same test on the full columns, so verdicts
+equal those of Evidently on the raw data.
 """
 
 from __future__ import annotations
@@ -42,9 +43,10 @@ FEATURES: dict[str, str] = {
 }
 INTEGER_COLUMNS = frozenset({"pedestrians", "detections"})
 RAW_MAX_ROWS = 20_000
-SUMMARY_POINTS = 2000
+SUMMARY_POINTS = 10_000
 MIN_ROWS = 30
-BORDER = 0.15  # relative distance to the threshold below which a summary score is recomputed exactly
+MIN_BORDER = 0.02  # a summary score closer than this share of its threshold (or than its error bound) ...
+JS_BORDER = 0.15  # ... or, for Jensen-Shannon, than this share, is recomputed on the full columns
 SMALL_REFERENCE = 1000  # Evidently picks p-value tests (size-dependent) up to this many reference values
 DRIFT_SHARE = 0.5
 
@@ -221,12 +223,15 @@ def compute_drift(reference: Window, current: Window, camera: str | None = None,
     camera = camera or None
     start, end = min(reference.start, current.start), max(reference.end, current.end)
     with query.connect(start, end, telemetry_dir) as con:
-        ref_rows, ref_prof = binning.profile(con, columns, reference, camera)
-        cur_rows, cur_prof = binning.profile(con, columns, current, camera)
+        ref_rows = binning.count_rows(con, reference, camera)
+        cur_rows = binning.count_rows(con, current, camera)
         if camera and (ref_rows == 0 or cur_rows == 0):
             _check_camera(camera, reference, current, telemetry_dir)
         _check_rows("reference", ref_rows, reference, camera, min_rows)
         _check_rows("current", cur_rows, current, camera, min_rows)
+        ref_t = binning.materialize(con, "ref_window", columns, reference, camera)
+        cur_t = binning.materialize(con, "cur_window", columns, current, camera)
+        ref_prof, cur_prof = binning.profile(con, columns, ref_t), binning.profile(con, columns, cur_t)
         skipped = {}
         for c in columns:
             if ref_prof[c].count == 0 or cur_prof[c].count == 0:
@@ -236,20 +241,19 @@ def compute_drift(reference: Window, current: Window, camera: str | None = None,
         if not tested:
             raise UserFacingError("no column has values in both windows; nothing to compare")
         if mode == "raw" or (mode == "auto" and max(ref_rows, cur_rows) <= RAW_MAX_ROWS):
-            result = _raw(con, tested, reference, current, camera, ref_prof, cur_prof)
+            result = _raw(con, tested, ref_t, cur_t, ref_prof, cur_prof)
             used = "raw"
         else:
-            result = _binned(con, tested, reference, current, camera, ref_prof, cur_prof, points)
+            result = _binned(con, tested, ref_t, cur_t, ref_prof, cur_prof, points)
             used = "binned"
     cols, ref_df, cur_df, methods = result
     return DriftResult(reference, current, camera, ref_rows, cur_rows, used, cols, skipped, drift_share,
                        time.perf_counter() - started, utc_now(), ref_df, cur_df, methods)
 
 
-def _raw(con, tested, reference, current, camera, ref_prof, cur_prof):
+def _raw(con, tested, ref_t, cur_t, ref_prof, cur_prof):
     select = ", ".join(f"{c}::DOUBLE AS {c}" for c in tested)
-    frames = [con.execute(f"SELECT {select} FROM events WHERE {binning.window_sql(camera)}",
-                          binning.window_params(w, camera)).df() for w in (reference, current)]
+    frames = [con.execute(f"SELECT {select} FROM {t}").df() for t in (ref_t, cur_t)]
     cols = []
     for c in tested:
         test, threshold, score, drifted = stattest(frames[0][c].dropna().to_numpy(), frames[1][c].dropna().to_numpy())
@@ -257,14 +261,14 @@ def _raw(con, tested, reference, current, camera, ref_prof, cur_prof):
     return cols, frames[0], frames[1], {}
 
 
-def _binned(con, tested, reference, current, camera, ref_prof, cur_prof, points):
+def _binned(con, tested, ref_t, cur_t, ref_prof, cur_prof, points):
     specs = {}
     for c in tested:
         lo = min(ref_prof[c].lo, cur_prof[c].lo)
         hi = max(ref_prof[c].hi, cur_prof[c].hi)
         specs[c] = binning.bin_spec(lo, hi, c in INTEGER_COLUMNS)
-    ref_hist = binning.histograms(con, specs, reference, camera)
-    cur_hist = binning.histograms(con, specs, current, camera)
+    ref_hist = binning.histograms(con, specs, ref_t)
+    cur_hist = binning.histograms(con, specs, cur_t)
     methods, exact = {}, []
     for c in tested:
         if ref_prof[c].count <= SMALL_REFERENCE:
@@ -272,7 +276,7 @@ def _binned(con, tested, reference, current, camera, ref_prof, cur_prof, points)
             continue
         n_values = int(np.count_nonzero(ref_hist[c] + cur_hist[c]))
         if n_values <= 5 and not specs[c].discrete:
-            n_values = _distinct(con, c, reference, current, camera)
+            n_values = _distinct(con, c, ref_t, cur_t)
         methods[c] = _default_method(ref_prof[c].count, n_values)
     ref_df = pd.DataFrame({c: binning.quantile_summary(ref_hist[c], specs[c], points) for c in tested})
     cur_df = pd.DataFrame({c: binning.quantile_summary(cur_hist[c], specs[c], points) for c in tested})
@@ -280,20 +284,39 @@ def _binned(con, tested, reference, current, camera, ref_prof, cur_prof, points)
     for c in tested:
         if c not in exact:
             test, threshold, score, drifted = stattest(ref_df[c].to_numpy(), cur_df[c].to_numpy(), methods[c])
-            if abs(score - threshold) > BORDER * threshold:
+            margin = summary_margin(methods[c], threshold, specs[c], ref_df[c].to_numpy(), points)
+            if abs(score - threshold) > margin:
                 cols.append(ColumnDrift(c, test, threshold, score, drifted, "quantile summary",
                                         ref_prof[c].count, cur_prof[c].count))
                 continue
             basis, method = "full data (near threshold)", methods[c]
         else:
             basis, method = "full data (small reference)", None
-        test, threshold, score, drifted = stattest(binning.full_column(con, c, reference, camera),
-                                                   binning.full_column(con, c, current, camera), method)
+        test, threshold, score, drifted = stattest(binning.full_column(con, c, ref_t),
+                                                   binning.full_column(con, c, cur_t), method)
         cols.append(ColumnDrift(c, test, threshold, score, drifted, basis, ref_prof[c].count, cur_prof[c].count))
     return cols, ref_df, cur_df, methods
 
 
-def _distinct(con, column, reference, current, camera) -> int:
-    where = f"(({binning.window_sql(camera)}) OR ({binning.window_sql(camera)}))"
-    params = binning.window_params(reference, camera) + binning.window_params(current, camera)
-    return int(con.execute(f"SELECT count(DISTINCT {column}) FROM events WHERE {where}", params).fetchone()[0])
+def summary_margin(method: str, threshold: float, spec: binning.BinSpec, reference_summary: np.ndarray,
+                   points: int) -> float:
+    """How far a summary's score may be from the full data's.
+
+    Wasserstein (normed): each binned value is within one bin width of its true value (moving
+    every point of both windows changes the distance by at most 2 widths) and a k-point quantile
+    summary is within range/k of its histogram (2 range/k for both); divided by the reference's
+    standard deviation, with 10 % slack for the normaliser itself. Jensen-Shannon: a fixed share.
+    """
+    if method != "wasserstein":
+        return JS_BORDER * threshold
+    spread = spec.width * spec.bins if not spec.discrete else spec.width * (spec.bins - 1)
+    std = float(np.std(reference_summary))
+    if std <= 0:
+        return float("inf")
+    bound = 1.1 * (2 * (0.0 if spec.discrete else spec.width) + 2 * spread / points) / std
+    return max(MIN_BORDER * threshold, bound)
+
+
+def _distinct(con, column, ref_t, cur_t) -> int:
+    return int(con.execute(f"SELECT count(DISTINCT v) FROM (SELECT {column} AS v FROM {ref_t} UNION ALL "
+                           f"SELECT {column} FROM {cur_t})").fetchone()[0])
