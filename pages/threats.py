@@ -5,7 +5,9 @@ import streamlit as st
 
 from secmlops_core.ui import threats_view as ui
 from secmlops_core.ui.pipeline_picker import pick_pipeline
+from secmlops_core.ui.shell import page_guard
 
+page_guard()
 st.title("Threats")
 pipeline = pick_pipeline()
 if pipeline is None:

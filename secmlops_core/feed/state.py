@@ -14,9 +14,12 @@ import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from secmlops_core.access.audit import record_event
+from secmlops_core.access.policy import require
 from secmlops_core.errors import UserFacingError
 from secmlops_core.feed.scenarios import SCENARIOS
 from secmlops_core.settings import Settings
+from secmlops_core.store import get_store
 from secmlops_core.telemetry.files import atomic_write_bytes, atomic_write_text
 
 CAMERA_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,47}$")
@@ -116,11 +119,15 @@ def list_statuses(settings: Settings) -> list[FeedStatus]:
 
 
 def set_scenario(settings: Settings, camera_id: str, scenario: str) -> None:
-    """Ask a running camera to switch scenario (the runner applies it within ~0.5 s)."""
+    """Ask a running camera to switch scenario (the runner applies it within ~0.5 s).
+    Needs permission to operate feeds; the switch is audited."""
+    require("operate_feeds")
     if scenario not in SCENARIOS:
         raise UserFacingError(f"unknown scenario {scenario!r}; choose one of {', '.join(SCENARIOS)}")
     payload = {"scenario": scenario, "requested_at": time.time()}
+    previous = read_control(settings, camera_id).get("scenario")
     atomic_write_text(camera_dir(settings, camera_id) / CONTROL, json.dumps(payload))
+    record_event(get_store(settings.store_path), "feed.scenario", camera_id, previous, scenario)
 
 
 def read_control(settings: Settings, camera_id: str) -> dict:

@@ -4,13 +4,11 @@ each control relies on, with whether the product sees that tooling in use."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 from secmlops_core.access import audit
 from secmlops_core.access.users import list_users
-from secmlops_core.catalog.rules import load_controls
-from secmlops_core.errors import UserFacingError, ValidationFailed
+from secmlops_core.errors import UserFacingError
 from secmlops_core.evidence import Evidence
 from secmlops_core.governance.catalog import Tool, load_tools
 from secmlops_core.governance.history import editor, record_change
@@ -44,41 +42,17 @@ class WeightsCheck:
 
 
 def set_control_status(store: Store, pipeline_id: str, changes: dict[str, dict]) -> int:
-    """Apply ``{control_id: {"status": ..., "note": ...}}`` for a pipeline; returns changed controls."""
+    """Apply ``{control_id: {"status": ..., "note": ...}}`` for a pipeline as a governance change
+    (the same control status the Threats page edits); returns the number of changed fields."""
     principal = editor(pipeline_id)
-    controls = load_controls()
-    problems = []
-    for control_id, fields in changes.items():
-        if control_id not in controls:
-            problems.append(f"unknown control {control_id!r}")
-        elif set(fields) - {"status", "note"}:
-            problems.append(f"control {control_id}: only status and note can be set")
-        elif "status" in fields and fields["status"] not in reg.CONTROL_STATUSES:
-            problems.append(f"control {control_id}: status must be one of {', '.join(reg.CONTROL_STATUSES)}")
-        elif len(str(fields.get("note") or "")) > reg.MAX_JUSTIFICATION_CHARS:
-            problems.append(f"control {control_id}: note is longer than {reg.MAX_JUSTIFICATION_CHARS} characters")
-    if problems:
-        raise ValidationFailed(problems, "control status update")
-    current = reg.control_states(store, pipeline_id)
-    changed = 0
-    with store.connect() as conn:
-        for control_id, fields in changes.items():
-            before = current[control_id]
-            status = fields.get("status", before.status)
-            note = str(fields.get("note", before.note) or "").strip()
-            if (status, note) == (before.status, before.note):
-                continue
-            conn.execute("INSERT INTO control_status (pipeline_id, control_id, status, note, updated_by)"
-                         " VALUES (?, ?, ?, ?, ?) ON CONFLICT (pipeline_id, control_id) DO UPDATE SET"
-                         " status = excluded.status, note = excluded.note, updated_at = now(),"
-                         " updated_by = excluded.updated_by", [pipeline_id, control_id, status, note, principal.label])
-            record_change(conn, principal, pipeline_id, "control", control_id,
-                          {"status": before.status, "note": before.note}, {"status": status, "note": note})
-            changed += 1
-    return changed
+
+    def governance_record(conn, control_id, before, after):
+        record_change(conn, principal, pipeline_id, "control", control_id, before, after)
+
+    return reg.set_control_states(store, pipeline_id, changes, principal.label, permission="edit_governance",
+                                  also_record=governance_record)
 
 
-@lru_cache(maxsize=16)
 def _file_hash(path: str, size: int, mtime_ns: int) -> str:
     from secmlops_core.detector.weights import sha256_file
 

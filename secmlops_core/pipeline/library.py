@@ -65,7 +65,7 @@ def document_json(pipeline: Pipeline) -> str:
     return json.dumps(to_document(pipeline), sort_keys=False, ensure_ascii=False, separators=(",", ":"))
 
 
-def save_version(store: Store, pipeline: Pipeline, label: str, author: str | None = None) -> PipelineVersion:
+def save_version(store: Store, pipeline: Pipeline, label: str) -> PipelineVersion:
     """Store the pipeline as its next version, authored by the acting principal."""
     author = require("edit_pipelines", pipeline.id).label
     label = (label or "").strip() or "untitled"

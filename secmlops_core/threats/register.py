@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from secmlops_core.access import audit
+from secmlops_core.access.policy import require
 from secmlops_core.catalog.rules import load_controls, load_roles
 from secmlops_core.errors import ValidationFailed
 from secmlops_core.store import Store
@@ -106,6 +108,7 @@ def _history(conn, pipeline_id, subject_type, subject_id, field, old, new, autho
                  " changed_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
                  [pipeline_id, subject_type, subject_id, field, None if old is None else str(old),
                   None if new is None else str(new), author])
+    audit.record(conn, f"register.{subject_type}.{field}", f"{pipeline_id}/{subject_id}", old, new)
 
 
 def sync_register(store: Store, pipeline_id: str, threats, pipeline_version: int | None = None,
@@ -191,12 +194,15 @@ def _clean_change(field: str, value, where: str, problems: list[str]):
     return value
 
 
-def update_entries(store: Store, pipeline_id: str, changes: dict[str, dict], author: str = "local") -> int:
-    """Apply edits ``{threat_id: {field: value}}``; validated as a whole, recorded in the history.
+def update_entries(store: Store, pipeline_id: str, changes: dict[str, dict], author: str | None = None) -> int:
+    """Apply edits ``{threat_id: {field: value}}``; validated as a whole, recorded in the history
+    and the audit trail. Needs permission to edit threats of this pipeline.
 
     Returns the number of fields that actually changed. Raises ValidationFailed (nothing is
     written) when any edit is invalid.
     """
+    author = author or require("edit_threats", pipeline_id).label
+    require("edit_threats", pipeline_id)
     problems: list[str] = []
     cleaned: dict[str, dict] = {}
     for threat_id, fields in changes.items():
@@ -239,8 +245,16 @@ def control_states(store: Store, pipeline_id: str) -> dict[str, ControlState]:
             for control_id in load_controls()}
 
 
-def set_control_states(store: Store, pipeline_id: str, changes: dict[str, dict], author: str = "local") -> int:
-    """Apply ``{control_id: {"status": ..., "note": ...}}``; returns the number of changed fields."""
+def set_control_states(store: Store, pipeline_id: str, changes: dict[str, dict], author: str | None = None, *,
+                       permission: str = "edit_threats", also_record=None) -> int:
+    """Apply ``{control_id: {"status": ..., "note": ...}}``; returns the number of changed fields.
+
+    Needs ``permission`` for this pipeline (the governance workspace passes its own); every
+    change is in the register history and the audit trail, and ``also_record(conn, control_id,
+    before, after)`` may add a record of its own in the same transaction.
+    """
+    author = author or require(permission, pipeline_id).label
+    require(permission, pipeline_id)
     controls = load_controls()
     problems = []
     for control_id, fields in changes.items():
@@ -271,6 +285,9 @@ def set_control_states(store: Store, pipeline_id: str, changes: dict[str, dict],
                 if old != new:
                     _history(conn, pipeline_id, "control", control_id, name, old, new, author)
                     changed += 1
+            if also_record is not None:
+                also_record(conn, control_id, {"status": before.status, "note": before.note},
+                            {"status": status, "note": note})
     return changed
 
 

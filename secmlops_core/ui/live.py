@@ -163,8 +163,12 @@ def scenario_controls() -> None:
                                       format_func=lambda name: name.capitalize(), help=" · ".join(
                                           f"{k}: {v}" for k, v in SCENARIOS.items()))
         if choice and choice != s.scenario:
-            feeds.set_scenario(settings(), s.camera_id, choice)
-            st.toast(f"{s.camera_id}: switching to {choice}")
+            try:
+                feeds.set_scenario(settings(), s.camera_id, choice)
+            except UserFacingError as exc:
+                st.error(str(exc))
+            else:
+                st.toast(f"{s.camera_id}: switching to {choice}")
 
 
 @st.cache_resource(show_spinner="Loading the detector (hash-verified)…")

@@ -22,7 +22,7 @@ from secmlops_core.threats.assessment import AssessedThreat, Assessment, assess_
 from secmlops_core.threats.paths import blast_radius
 from secmlops_core.threats.risk import BANDS, matrix_bands
 from secmlops_core.threats.workshop import apply_answers, changed_answers, stage_questions
-from secmlops_core.ui.shell import store
+from secmlops_core.ui.shell import acting_principal, store
 
 USER_RULES_KEY = "threats_user_rules"
 STATUS_LABELS = {"open": "open", "in_progress": "in progress", "mitigated": "mitigated", "accepted": "accepted",
@@ -30,8 +30,8 @@ STATUS_LABELS = {"open": "open", "in_progress": "in progress", "mitigated": "mit
 
 
 def author() -> str:
-    """Who is making changes (the signed-in user when there is one)."""
-    return str(st.session_state.get("user_name") or "local")
+    """Who is making changes: the principal acting in this run."""
+    return acting_principal().label
 
 
 def show_problems(exc: Exception, what: str = "The change was not applied") -> None:
@@ -187,7 +187,7 @@ def save_register_changes(pipeline_id: str, changes: dict[str, dict]) -> None:
     """Write edits to the register, then rerun so every view shows them."""
     try:
         reg.update_entries(store(), pipeline_id, changes, author=author())
-    except ValidationFailed as exc:
+    except (ValidationFailed, UserFacingError) as exc:
         show_problems(exc)
         if st.button("Discard these edits", key="threats_register_discard"):
             _bump("register")
@@ -387,7 +387,7 @@ def controls_panel(assessment: Assessment) -> None:
     if changes:
         try:
             reg.set_control_states(store(), assessment.pipeline.id, changes, author=author())
-        except ValidationFailed as exc:
+        except (ValidationFailed, UserFacingError) as exc:
             show_problems(exc)
             return
         _bump("controls")
@@ -426,7 +426,7 @@ def workshop_panel(assessment: Assessment) -> None:
             return
         try:
             updated = apply_answers(pipeline, stage_id, changed)
-            saved = library.save_version(store(), updated, f"workshop: {names[stage_id]}"[:120], author=author())
+            saved = library.save_version(store(), updated, f"workshop: {names[stage_id]}"[:120])
         except (ValidationFailed, UserFacingError) as exc:
             show_problems(exc)
             return
