@@ -9,7 +9,9 @@ from secmlops_core.ui.governance_people import people_tab
 from secmlops_core.ui.governance_processes import processes_tab
 from secmlops_core.ui.governance_provenance import provenance_tab
 from secmlops_core.ui.pipeline_picker import pick_pipeline
+from secmlops_core.ui.shell import page_guard
 
+page_guard()
 st.title("Governance")
 pipeline = pick_pipeline()
 if pipeline is None:
