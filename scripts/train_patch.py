@@ -29,7 +29,7 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--imgsz", type=int, default=640)
     parser.add_argument("--size", type=int, default=64, help="patch side in pixels")
-    parser.add_argument("--scale", type=float, default=0.45, help="patch side as a share of the box width")
+    parser.add_argument("--scale", type=float, default=0.6, help="patch side as a share of the box width")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--weights", default=None)
     args = parser.parse_args(argv)

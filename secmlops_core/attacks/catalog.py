@@ -43,7 +43,7 @@ class AttackSpec:
     id: str
     title: str
     family: str  # evasion | patch | classifier | poisoning
-    goal: str  # vanish | ghost | flip | misclassify | backdoor | label-flip
+    goal: str  # vanish | ghost | flip | hide | misclassify | backdoor | label-flip
     description: str
     params: tuple[ParamSpec, ...]
     presets: dict = field(default_factory=dict)
@@ -98,12 +98,12 @@ ATTACKS: dict[str, AttackSpec] = {a.id: a for a in (
                (_eps(8 / 255), _step(2 / 255), _steps(10), _IMGSZ),
                {"subtle": {"eps": 6 / 255, "step": 2 / 255, "steps": 10},
                 "strong": {"eps": 16 / 255, "step": 4 / 255, "steps": 20}}),
-    AttackSpec("patch", "Adversarial patch", "patch", "vanish",
+    AttackSpec("patch", "Adversarial patch", "patch", "hide",
                "A printable patch (Thys et al. 2019 style) pasted on each pedestrian, trained to minimise the "
                "pedestrian score. Uses the shipped precomputed patch unless training is asked for.",
-               (ParamSpec("scale", float, 0.05, 1.0, 0.45, "patch side as a share of the box width"),
+               (ParamSpec("scale", float, 0.05, 1.0, 0.6, "patch side as a share of the box width"),
                 ParamSpec("train_steps", int, 0, 2000, 0, "0 = the shipped patch; else train a new one"), _IMGSZ),
-               {"subtle": {"scale": 0.3, "train_steps": 0}, "strong": {"scale": 0.6, "train_steps": 0}},
+               {"subtle": {"scale": 0.6, "train_steps": 0}, "strong": {"scale": 0.8, "train_steps": 0}},
                knowledge="white-box at training time, physical at use", prefers_gpu=True),
     AttackSpec("deepfool", "DeepFool (classifier view)", "classifier", "misclassify",
                "Minimal perturbation that flips the 'is there a pedestrian in this crop' view of the detector.",

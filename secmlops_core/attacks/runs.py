@@ -94,6 +94,8 @@ def _succeeded(goal: str, clean: FrameResult, comparison: dict, extra: dict) -> 
         return comparison["pedestrians"] > clean.pedestrians
     if goal == "flip":
         return (comparison["class_kept"] or 0) < (comparison["recall"] or 0) or comparison["recall"] == 0
+    if goal == "hide":  # the patched pedestrians are no longer found where they were
+        return (comparison["recall"] or 0) < 1
     if goal == "misclassify":
         return any(c["flipped"] for c in extra.get("crops", []))
     return False
@@ -183,7 +185,7 @@ def _run_on_frame(model, request, params, defenses, frame_bgr, ctx, settings, ru
     x = fr.bgr_to_nchw(frame)
     _progress(ctx, 0.02, "detecting on the clean frame")
     clean = model.predict(x)[0]
-    if not clean.pedestrians and spec.goal in ("vanish", "flip", "misclassify"):
+    if not clean.pedestrians and spec.goal in ("vanish", "flip", "hide", "misclassify"):
         raise UserFacingError("the detector finds no pedestrian in this frame, so there is nothing to make vanish "
                               "or flip; pick another image")
     attack_started = time.perf_counter()
