@@ -4,7 +4,9 @@ import streamlit as st
 
 from secmlops_core.ui import attack_lab as ui
 from secmlops_core.ui import attack_tradeoff as tradeoff
+from secmlops_core.ui.shell import page_guard
 
+page_guard()
 st.title("Attack lab")
 pre = ui.preselection()
 left, right = st.columns([2, 3])

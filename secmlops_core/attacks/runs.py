@@ -278,17 +278,19 @@ def _store_run(store, run_id, request, params, model, status, payload, error, ct
 
 
 def _attach_evidence(store: Store, run: AttackRun) -> None:
-    if not run.threat_id:
-        return
+    """Every run becomes attack_run evidence (attached to its threat when launched from one),
+    with the attacked frame's instability score as the scalar monitoring reads."""
     from secmlops_core.evidence import add_evidence
 
     m = run.metrics
+    attacked_instability = (run.result.get("instability") or {}).get("attacked") or {}
     summary = (f"{ATTACKS[run.attack].title} on {run.image_ref} ({run.device}): pedestrians "
                f"{m.get('clean_pedestrians')} -> {m.get('attacked_pedestrians')}; "
                f"{'the attack succeeded' if m.get('success') else 'the attack did not reach its goal'}")
     add_evidence(store, "attack_run", f"attack_run:{run.run_id}", summary, pipeline_id=run.pipeline_id,
                  threat_id=run.threat_id, outcome="fail" if m.get("success") else "pass",
-                 metrics={k: v for k, v in m.items() if not isinstance(v, (dict, list))})
+                 metrics={**{k: v for k, v in m.items() if not isinstance(v, (dict, list))},
+                          "detection_instability": attacked_instability.get("score")})
 
 
 def get_run(store: Store, run_id: str) -> AttackRun:

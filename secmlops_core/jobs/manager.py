@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import contextvars
 import threading
 import time
 import traceback
@@ -151,7 +152,9 @@ class JobManager:
         """Queue ``fn`` on a background thread; returns the job id at once."""
         job_id = self._create(kind, title, params, resource, time_limit_s, ref)
         context = JobContext(job_id, self, float(time_limit_s))
-        thread = threading.Thread(target=self._run, args=(job_id, fn, context, resource),
+        # The job acts as whoever submitted it: it runs in a copy of the submitter's context.
+        submitter = contextvars.copy_context()
+        thread = threading.Thread(target=submitter.run, args=(self._run, job_id, fn, context, resource),
                                   name=f"job-{kind}-{job_id}", daemon=True)
         with self._lock:
             self._contexts[job_id] = context
