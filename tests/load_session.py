@@ -61,9 +61,17 @@ def _tree_rss_mb(process: psutil.Process) -> float:
 
 
 def run_load(home: Path, sessions: int, feeds: int, duration_s: float, feed_fps: float = 0.5,
-             dwell_s: float = 4.0) -> LoadResult:
-    """Run the load session and return what it measured."""
+             dwell_s: float = 4.0, browser=None) -> LoadResult:
+    """Run the load session and return what it measured (in ``browser`` when given)."""
     from playwright.sync_api import sync_playwright
+
+    if browser is None:
+        with sync_playwright() as playwright:
+            own = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            try:
+                return run_load(home, sessions, feeds, duration_s, feed_fps, dwell_s, own)
+            finally:
+                own.close()
 
     home.mkdir(parents=True, exist_ok=True)
     result = LoadResult(sessions, feeds, duration_s)
@@ -75,30 +83,31 @@ def run_load(home: Path, sessions: int, feeds: int, duration_s: float, feed_fps:
     server, url = start_streamlit(home)
     server_process = psutil.Process(server.pid)
     paths = listed_pages()
+    contexts = []
     try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-            pages = [browser.new_context(viewport={"width": 1280, "height": 900}).new_page() for _ in range(sessions)]
-            start = time.monotonic()
-            round_index = 0
-            while time.monotonic() - start < duration_s:
-                for index, page in enumerate(pages):
-                    path = paths[(index + round_index) % len(paths)]
-                    began = time.monotonic()
-                    try:
-                        page.goto(f"{url}/{path}", timeout=120_000)
-                        wait_for_app_idle(page, timeout_ms=120_000)
-                        if page.locator("[data-testid='stException']").count():
-                            result.errors.append(f"exception on /{path}")
-                    except Exception as exc:  # a page that never settles is a failure to count, not to crash on
-                        result.errors.append(f"/{path}: {type(exc).__name__}: {str(exc).splitlines()[0][:120]}")
-                    result.load_times_s.append(time.monotonic() - began)
-                    result.page_loads += 1
-                result.rss_mb.append((time.monotonic() - start, _tree_rss_mb(server_process)))
-                round_index += 1
-                time.sleep(dwell_s)
-            browser.close()
+        contexts = [browser.new_context(viewport={"width": 1280, "height": 900}) for _ in range(sessions)]
+        pages = [context.new_page() for context in contexts]
+        start = time.monotonic()
+        round_index = 0
+        while time.monotonic() - start < duration_s:
+            for index, page in enumerate(pages):
+                path = paths[(index + round_index) % len(paths)]
+                began = time.monotonic()
+                try:
+                    page.goto(f"{url}/{path}", timeout=120_000)
+                    wait_for_app_idle(page, timeout_ms=120_000)
+                    if page.locator("[data-testid='stException']").count():
+                        result.errors.append(f"exception on /{path}")
+                except Exception as exc:  # a page that never settles is a failure to count, not to crash on
+                    result.errors.append(f"/{path}: {type(exc).__name__}: {str(exc).splitlines()[0][:120]}")
+                result.load_times_s.append(time.monotonic() - began)
+                result.page_loads += 1
+            result.rss_mb.append((time.monotonic() - start, _tree_rss_mb(server_process)))
+            round_index += 1
+            time.sleep(dwell_s)
     finally:
+        for context in contexts:
+            context.close()
         stop_process(server)
         for process in feed_processes:
             stop_process(process)

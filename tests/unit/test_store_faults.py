@@ -19,7 +19,9 @@ def test_kill_minus_nine_mid_write_keeps_store_and_audit_chain_intact(tmp_path):
         import sys
         sys.path.insert(0, {str(REPO_ROOT)!r})
         from secmlops_core.pipeline import library
+        from secmlops_core.access.policy import LOCAL_OPERATOR, set_principal
         from secmlops_core.store import Store
+        set_principal(LOCAL_OPERATOR)
         store = Store({str(path)!r})
         pipeline = library.load_template("pds")
         print("ready", flush=True)
@@ -28,9 +30,15 @@ def test_kill_minus_nine_mid_write_keeps_store_and_audit_chain_intact(tmp_path):
             n += 1
             pipeline.name = f"PDS edit {{n}}"
             library.save_version(store, pipeline, f"edit {{n}}")
+            print(n, flush=True)
     """)], stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT, env={**os.environ, "SECMLOPS_HOME": str(tmp_path)})
     assert writer.stdout.readline().strip() == "ready"
-    time.sleep(2.5)
+    committed = 0
+    while committed < 3:  # a few versions committed, then kill it mid-stream
+        line = writer.stdout.readline()
+        assert line, "the writer died before it was killed"
+        committed = int(line)
+    time.sleep(0.3)
     writer.send_signal(signal.SIGKILL)
     writer.wait(timeout=10)
 
