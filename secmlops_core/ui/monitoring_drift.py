@@ -13,7 +13,7 @@ from secmlops_core.monitoring.snapshots import list_snapshots, save_snapshot, sn
 from secmlops_core.monitoring.windows import parse_window
 from secmlops_core.telemetry import query
 from secmlops_core.telemetry.writer import utc_now
-from secmlops_core.ui.shell import settings, store
+from secmlops_core.ui.shell import store
 
 ALL = "All cameras"
 RESULT_KEY = "monitoring:result"

@@ -21,7 +21,6 @@ STEPS = 10
 def main() -> int:
     os.environ.setdefault("SECMLOPS_HOME", tempfile.mkdtemp(prefix="secmlops-bench-attacks-"))
     import cv2
-    import numpy as np
 
     from secmlops_core.attacks import frames
     from secmlops_core.attacks.catalog import check_params
