@@ -8,7 +8,6 @@ latest annotated frame). Every write is atomic (tmp + rename), so readers never 
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from dataclasses import asdict, dataclass, fields
@@ -21,6 +20,7 @@ from secmlops_core.feed.scenarios import SCENARIOS
 from secmlops_core.settings import Settings
 from secmlops_core.store import get_store
 from secmlops_core.telemetry.files import atomic_write_bytes, atomic_write_text
+from secmlops_core.processes import process_alive
 
 CAMERA_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,47}$")
 STATUS, CONTROL, LATEST = "status.json", "control.json", "latest.jpg"
@@ -69,24 +69,13 @@ class FeedStatus:
     def health(self) -> str:
         """"up" (frames flowing), "stale" (alive but no recent frame, or reconnecting), "down"."""
         now = time.time()
-        if self.state in {"stopped", "failed"} or now - self.heartbeat_at > DOWN_AFTER_S or not _alive(self.pid):
+        if self.state in {"stopped", "failed"} or now - self.heartbeat_at > DOWN_AFTER_S or not process_alive(self.pid):
             return "down"
         frame_gap = max(5.0, 5.0 / self.target_fps) if self.target_fps else 10.0
         if self.state != "up" or now - self.last_frame_at > frame_gap:
             return "stale"
         return "up"
 
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def write_status(settings: Settings, status: FeedStatus) -> None:

@@ -15,6 +15,7 @@ from typing import Callable
 
 from secmlops_core.errors import UserFacingError
 from secmlops_core.store import Store, get_store
+from secmlops_core.processes import process_alive
 
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "queued", "running", "succeeded", "failed", "cancelled"
 FINISHED = (SUCCEEDED, FAILED, CANCELLED)
@@ -78,17 +79,6 @@ def _record(row) -> JobRecord:
     values[13] = json.loads(values[13]) if values[13] else None
     return JobRecord(*values)
 
-
-def _process_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @dataclass
@@ -290,7 +280,7 @@ class JobManager:
             with self._lock:
                 mine = set(self._contexts)
             dead = [job_id for job_id, pid in rows
-                    if job_id not in mine and (pid == os.getpid() or not _process_alive(pid))]
+                    if job_id not in mine and (pid == os.getpid() or not process_alive(pid))]
             for job_id in dead:
                 conn.execute(
                     "UPDATE jobs SET status = ?, error = ?, finished_at = current_timestamp WHERE job_id = ?",

@@ -1,29 +1,18 @@
 """The designer page's logic under Streamlit's AppTest (the graph component itself is not rendered)."""
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from secmlops_core.pipeline import library
-from secmlops_core.store import get_store
 
-from tests.conftest import REPO_ROOT
-
-PAGE = str(REPO_ROOT / "pages" / "designer.py")
+from tests.app.conftest import home_store, run_page
 
 
 @pytest.fixture()
 def app(secmlops_home):
-    import secmlops_core.ui.shell as shell
-
-    shell._bootstrap.clear()
-    at = AppTest.from_file(PAGE, default_timeout=60)
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return run_page("designer.py")
 
 
-def _store(home):
-    return get_store(home / "secmlops.duckdb")
+_store = home_store
 
 
 def test_first_start_shows_the_pds_pipeline(app):

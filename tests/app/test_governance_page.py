@@ -2,30 +2,19 @@
 page, recording the gate report, and a refused change shown as an error."""
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from secmlops_core.access.policy import Principal
 from secmlops_core.evidence import list_evidence
 from secmlops_core.governance import people
-from secmlops_core.store import get_store
-from tests.conftest import REPO_ROOT
-
-PAGE = str(REPO_ROOT / "pages" / "governance.py")
+from tests.app.conftest import home_store, run_page
 
 
 @pytest.fixture()
 def app(secmlops_home):
-    import secmlops_core.ui.shell as shell
-
-    shell._bootstrap.clear()
-    at = AppTest.from_file(PAGE, default_timeout=60)
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return run_page("governance.py")
 
 
-def _store(home):
-    return get_store(home / "secmlops.duckdb")
+_store = home_store
 
 
 def _metrics(at) -> dict:

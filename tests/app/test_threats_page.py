@@ -2,30 +2,19 @@
 
 import pandas as pd
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from secmlops_core.pipeline import library
-from secmlops_core.store import get_store
 from secmlops_core.threats import register as reg
 from secmlops_core.threats.engine import threat_id
-from tests.conftest import REPO_ROOT
-
-PAGE = str(REPO_ROOT / "pages" / "threats.py")
+from tests.app.conftest import home_store, run_page
 
 
 @pytest.fixture()
 def app(secmlops_home):
-    import secmlops_core.ui.shell as shell
-
-    shell._bootstrap.clear()
-    at = AppTest.from_file(PAGE, default_timeout=60)
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return run_page("threats.py")
 
 
-def _store(home):
-    return get_store(home / "secmlops.duckdb")
+_store = home_store
 
 
 def test_page_shows_threats_metrics_and_register(app, secmlops_home):
