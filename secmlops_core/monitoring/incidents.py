@@ -106,6 +106,16 @@ def _event(conn, incident_id: str, at: datetime, kind: str, actor: str, text: st
                  [incident_id, at, kind, actor, text[:MAX_NOTE_CHARS]])
 
 
+def _human_event(conn, incident_id: str, at: datetime, kind: str, actor: str, text: str = "",
+                 before=None, after=None) -> None:
+    """A person's action: on the incident's timeline and, in the same transaction, in the audit trail."""
+    from secmlops_core.access import audit
+
+    _event(conn, incident_id, at, kind, actor, text)
+    audit.record(conn, f"incident.{kind}", incident_id, before,
+                 after if after is not None else {"text": text[:MAX_NOTE_CHARS], "by": actor})
+
+
 @lru_cache(maxsize=1)
 def _rules_by_signal() -> dict[str, set[str]]:
     from secmlops_core.catalog.rules import builtin_rules
@@ -203,6 +213,10 @@ def open_manual(store: Store, title: str, severity: str, owner_role: str, actor:
     _, incident_id = record_alert(store, rule=rule, dedup_key=uuid.uuid4().hex, title=title.strip(),
                                   camera_id=camera_id, details={"summary": note.strip(), "opened_by": actor},
                                   threat_links=[])
+    from secmlops_core.access import audit
+
+    audit.record_event(store, "incident.open", incident_id, None,
+                       {"title": title.strip(), "severity": severity, "owner_role": owner_role, "by": actor})
     return incident_id
 
 
@@ -257,9 +271,10 @@ def set_status(store: Store, incident_id: str, status: str, actor: str | None = 
     with store.connect() as conn:
         conn.execute(f"UPDATE incidents SET status = ?, {stamps[status]} = ? WHERE incident_id = ? AND status = ?",
                      [status, now, incident_id, current.status])
-        _event(conn, incident_id, now, "status", actor, f"{current.status} -> {status}")
+        _human_event(conn, incident_id, now, "status", actor, f"{current.status} -> {status}",
+                     {"status": current.status}, {"status": status, "by": actor})
         if note.strip():
-            _event(conn, incident_id, now, "note", actor, note.strip())
+            _human_event(conn, incident_id, now, "note", actor, note.strip())
     return get_incident(store, incident_id)
 
 
@@ -273,7 +288,8 @@ def set_owner(store: Store, incident_id: str, owner_role: str, actor: str | None
     current = get_incident(store, incident_id)
     with store.connect() as conn:
         conn.execute("UPDATE incidents SET owner_role = ? WHERE incident_id = ?", [owner_role, incident_id])
-        _event(conn, incident_id, utc_now(), "owner", actor, f"{current.owner_role} -> {owner_role}")
+        _human_event(conn, incident_id, utc_now(), "owner", actor, f"{current.owner_role} -> {owner_role}",
+                     {"owner_role": current.owner_role}, {"owner_role": owner_role, "by": actor})
     return get_incident(store, incident_id)
 
 
@@ -287,7 +303,7 @@ def add_note(store: Store, incident_id: str, text: str, actor: str | None = None
         raise UserFacingError(f"notes are limited to {MAX_NOTE_CHARS} characters")
     get_incident(store, incident_id)
     with store.connect() as conn:
-        _event(conn, incident_id, utc_now(), "note", actor, text)
+        _human_event(conn, incident_id, utc_now(), "note", actor, text)
 
 
 def response_stats(store: Store, since: datetime | None = None) -> ResponseStats:

@@ -111,3 +111,21 @@ def test_handling_incidents_needs_the_permission(store, rule):
             inc.add_note(store, incident_id, "hello")
     inc.set_status(store, incident_id, "acknowledged")  # the default local operator may
     assert inc.timeline(store, incident_id)[-1].actor
+
+
+def test_every_human_incident_action_is_in_the_audit_trail(store, rule):
+    from secmlops_core.access import audit
+
+    _, incident_id = _fire(store, rule)
+    alert_only = [e.action for e in audit.entries(store) if e.subject == incident_id]
+    assert alert_only == [], "an alert raised by the system is not a person's action"
+    inc.set_status(store, incident_id, "acknowledged", "ana", note="looking")
+    inc.set_owner(store, incident_id, "ml_engineer", "ana")
+    inc.add_note(store, incident_id, "retrain scheduled", "bo")
+    manual = inc.open_manual(store, "Camera 3 lens taped over", "high", "security_operations", "cy")
+    trail = [(e.action, e.subject) for e in audit.entries(store)]
+    assert trail == [("incident.status", incident_id), ("incident.note", incident_id),
+                     ("incident.owner", incident_id), ("incident.note", incident_id), ("incident.open", manual)]
+    status = next(e for e in audit.entries(store) if e.action == "incident.status")
+    assert '"open"' in status.before and '"acknowledged"' in status.after and status.actor == "Local operator"
+    assert audit.verify_chain(store).ok
