@@ -48,6 +48,8 @@ class Settings:
     auth_mode: str = "none"
     # A signed-in session ends after this many minutes.
     session_timeout_minutes: float = 480.0
+    # Attack-lab jobs (attacks, evaluations, poisoning) one person may launch per hour; 0 = no limit.
+    attack_jobs_per_hour: int = 30
     extra: dict = field(default_factory=dict, compare=False)
 
     @property
@@ -98,12 +100,13 @@ def _coerce(name: str, raw, target_type, problems: list[str]):
 _TYPES = {"home": Path, "max_pipeline_file_mb": float, "max_image_megapixels": float,
           "max_image_file_mb": float, "default_weights": str, "sample_feed": bool,
           "wall_refresh_seconds": float, "telemetry_retention_days": int, "auth_mode": str,
-          "session_timeout_minutes": float}
+          "session_timeout_minutes": float, "attack_jobs_per_hour": int}
 AUTH_MODES = ("none", "local", "oidc")
 
 _RANGES = {"max_pipeline_file_mb": (0.001, 500), "max_image_megapixels": (0.01, 200),
            "max_image_file_mb": (0.01, 500), "wall_refresh_seconds": (1, 3600),
-           "telemetry_retention_days": (1, 3650), "session_timeout_minutes": (1, 10080)}
+           "telemetry_retention_days": (1, 3650), "session_timeout_minutes": (1, 10080),
+           "attack_jobs_per_hour": (0, 100000)}
 
 
 def load_settings(environ: dict | None = None) -> Settings:

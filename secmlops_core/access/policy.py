@@ -60,6 +60,10 @@ def access_catalog() -> dict:
         unknown = set(role["permissions"]) - known
         if unknown:
             raise ValueError(f"access role {role_id!r} names unknown permissions {sorted(unknown)}")
+    jobs = catalog.get("jobs", {})
+    unknown = {*jobs.get("permissions", {}).values(), jobs.get("gpu_permission", "view")} - known
+    if unknown:
+        raise ValueError(f"job permissions name unknown permissions {sorted(unknown)}")
     return catalog
 
 
@@ -104,6 +108,17 @@ def can(permission: str, pipeline_id: str | None = None, principal: Principal | 
     if pipeline_id is not None and principal.pipelines is not None and "admin" not in principal.roles:
         return pipeline_id in principal.pipelines
     return True
+
+
+def job_permissions(kind: str, resource: str) -> tuple[list[str], bool]:
+    """The permissions launching a job of this kind on this resource needs, and whether it counts
+    against the per-person attack-lab quota (both from the catalog's ``jobs`` section)."""
+    jobs = access_catalog().get("jobs", {})
+    listed = jobs.get("permissions", {}).get(kind.split(":", 1)[0])
+    needed = [listed or "view"]
+    if resource == "gpu":
+        needed.append(jobs.get("gpu_permission", "view"))
+    return needed, listed is not None
 
 
 def require(permission: str, pipeline_id: str | None = None) -> Principal:

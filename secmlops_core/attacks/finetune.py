@@ -281,6 +281,10 @@ def promote_candidate(store: Store, candidate_id: str, operator: str, reason: st
     from secmlops_core.detector.weights import register_weights, resolve_weights
     from secmlops_core.evidence import add_evidence
 
+    from secmlops_core.access import audit
+    from secmlops_core.access.policy import require
+
+    require("promote_models")
     settings = settings or get_settings()
     if not confirm:
         raise UserFacingError("promotion replaces nothing by itself but makes the model loadable: confirm explicitly")
@@ -299,6 +303,9 @@ def promote_candidate(store: Store, candidate_id: str, operator: str, reason: st
     with store.connect() as conn:
         conn.execute("UPDATE model_candidates SET promoted_at = current_timestamp, promoted_by = ?, "
                      "promotion_reason = ? WHERE candidate_id = ?", [operator, reason, candidate_id])
+        audit.record(conn, "model.promote", candidate_id, {"promoted": False},
+                     {"promoted": True, "sha256": candidate.sha256, "kind": candidate.kind, "operator": operator,
+                      "reason": reason})
     add_evidence(store, "provenance", f"candidate:{candidate_id}",
                  f"{operator} promoted candidate {candidate_id} ({candidate.kind}, sha256 {candidate.sha256}) to the "
                  f"weights registry: {reason}", outcome="info", created_by=operator,

@@ -11,11 +11,17 @@ import traceback
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Callable
 
+from secmlops_core.access import audit
+from secmlops_core.access.policy import access_catalog, job_permissions, require
 from secmlops_core.errors import UserFacingError
+from secmlops_core.settings import get_settings
 from secmlops_core.store import Store, get_store
 from secmlops_core.processes import process_alive
+from secmlops_core.telemetry.files import file_lock
 
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "queued", "running", "succeeded", "failed", "cancelled"
 FINISHED = (SUCCEEDED, FAILED, CANCELLED)
@@ -169,14 +175,42 @@ class JobManager:
             raise UserFacingError(f"job time limit must be between 0 and {MAX_TIME_LIMIT_S} s")
         if self.pending_count() >= MAX_PENDING_JOBS:
             raise UserFacingError(f"{MAX_PENDING_JOBS} jobs are already queued or running; wait or cancel some")
+        principal, counted = self._admit(kind, resource)
         job_id = uuid.uuid4().hex[:12]
         with self.store.connect() as conn:
+            if counted:
+                self._check_quota(conn, principal.label)
             conn.execute(
-                "INSERT INTO jobs (job_id, kind, title, resource, status, params, time_limit_s, owner_pid, ref) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO jobs (job_id, kind, title, resource, status, params, time_limit_s, owner_pid, ref, "
+                "submitted_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [job_id, kind, title[:200], resource, QUEUED, json.dumps(params or {}, default=str),
-                 float(time_limit_s), os.getpid(), ref])
+                 float(time_limit_s), os.getpid(), ref, principal.label])
+            audit.record(conn, "job.submit", job_id, None,
+                         {"kind": kind, "title": title[:200], "resource": resource, "params": params or {}})
         return job_id
+
+    @staticmethod
+    def _admit(kind: str, resource: str):
+        """The acting principal, checked against what this kind of job needs; and whether it counts
+        against the attack-lab quota."""
+        needed, counted = job_permissions(kind, resource)
+        principal = None
+        for permission in needed:
+            principal = require(permission)
+        return principal, counted and principal.auth_method != "system"
+
+    @staticmethod
+    def _check_quota(conn, submitter: str) -> None:
+        limit = get_settings().attack_jobs_per_hour
+        if limit <= 0:
+            return
+        kinds = list(access_catalog().get("jobs", {}).get("permissions", {}))
+        launched = conn.execute(
+            "SELECT count(*) FROM jobs WHERE submitted_by = ? AND created_at > current_timestamp - INTERVAL 1 HOUR "
+            f"AND split_part(kind, ':', 1) IN ({', '.join('?' for _ in kinds)})", [submitter, *kinds]).fetchone()[0]
+        if launched >= limit:
+            raise UserFacingError(f"{submitter} has launched {launched} attack-lab jobs in the last hour; the limit is "
+                                  f"{limit} (setting attack_jobs_per_hour). Try again later.")
 
     def _run(self, job_id: str, fn, context: JobContext, resource: str) -> None:
         slot = self._slots[resource]
@@ -185,31 +219,55 @@ class JobManager:
                 self._finish(job_id, CANCELLED, error="cancelled while queued")
                 return
         try:
-            if context.cancel_event.is_set() or self.cancel_requested(job_id):
-                self._finish(job_id, CANCELLED, error="cancelled while queued")
-                return
-            context.started = time.monotonic()
-            with self.store.connect() as conn:
-                conn.execute("UPDATE jobs SET status = ?, started_at = current_timestamp WHERE job_id = ?",
-                             [RUNNING, job_id])
-            try:
-                result = fn(context) or {}
-            except JobCancelled:
-                self._finish(job_id, CANCELLED, error="cancelled")
-            except JobTimedOut as exc:
-                self._finish(job_id, FAILED, error=str(exc))
-            except UserFacingError as exc:
-                self._finish(job_id, FAILED, error=str(exc))
-            except Exception as exc:  # a job's own bug must leave a failed record, not a hung page
-                detail = traceback.format_exc(limit=6)
-                self._finish(job_id, FAILED, error=f"{type(exc).__name__}: {exc}\n{detail}"[:4000])
-            else:
-                self._finish(job_id, SUCCEEDED, result=result)
+            with self._device(resource, job_id, context) as held:
+                if held:
+                    self._run_holding(job_id, fn, context)
+                else:
+                    self._finish(job_id, CANCELLED, error="cancelled while queued")
         finally:
             slot.release()
             with self._lock:
                 self._contexts.pop(job_id, None)
                 self._threads.pop(job_id, None)
+
+    @contextmanager
+    def _device(self, resource: str, job_id: str, context: JobContext) -> Iterator[bool]:
+        """One GPU job at a time across processes too (the app and a CLI run share the card);
+        yields False when the job was cancelled while waiting."""
+        if resource != "gpu":
+            yield True
+            return
+        while True:
+            with file_lock(self.store.path.parent / "gpu.lock", exclusive=True, blocking=False) as held:
+                if held:
+                    yield True
+                    return
+            if context.cancel_event.is_set() or self.cancel_requested(job_id):
+                yield False
+                return
+            time.sleep(0.5)
+
+    def _run_holding(self, job_id: str, fn, context: JobContext) -> None:
+        if context.cancel_event.is_set() or self.cancel_requested(job_id):
+            self._finish(job_id, CANCELLED, error="cancelled while queued")
+            return
+        context.started = time.monotonic()
+        with self.store.connect() as conn:
+            conn.execute("UPDATE jobs SET status = ?, started_at = current_timestamp WHERE job_id = ?",
+                         [RUNNING, job_id])
+        try:
+            result = fn(context) or {}
+        except JobCancelled:
+            self._finish(job_id, CANCELLED, error="cancelled")
+        except JobTimedOut as exc:
+            self._finish(job_id, FAILED, error=str(exc))
+        except UserFacingError as exc:
+            self._finish(job_id, FAILED, error=str(exc))
+        except Exception as exc:  # a job's own bug must leave a failed record, not a hung page
+            detail = traceback.format_exc(limit=6)
+            self._finish(job_id, FAILED, error=f"{type(exc).__name__}: {exc}\n{detail}"[:4000])
+        else:
+            self._finish(job_id, SUCCEEDED, result=result)
 
     def _finish(self, job_id: str, status: str, result: dict | None = None, error: str | None = None) -> None:
         progress_sql = ", progress = 1, eta_s = 0" if status == SUCCEEDED else ""

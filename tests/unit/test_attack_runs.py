@@ -87,8 +87,17 @@ def test_poisoning_stores_a_candidate_that_is_not_live_until_promoted(store, man
     assert candidate.sha256 not in {w.sha256 for w in list_weights()}
     with pytest.raises(UserFacingError, match="confirm"):
         promote_candidate(store, candidate.candidate_id, "ops-lead", "reviewed")
+    from secmlops_core.access import audit
+    from secmlops_core.access.policy import PermissionDenied, Principal, acting_as
+
+    with acting_as(Principal("rita", frozenset({"red_team"}), "Rita", "password")):  # ran it, may not promote it
+        with pytest.raises(PermissionDenied, match="promote_models"):
+            promote_candidate(store, candidate.candidate_id, "rita", "mine", confirm=True)
+    assert list_candidates(store)[0].promoted_at is None
     promoted = promote_candidate(store, candidate.candidate_id, "ops-lead", "reviewed", confirm=True)
     assert promoted.promoted_by == "ops-lead"
+    actions = [e.action for e in audit.entries(store)]
+    assert actions.count("job.submit") == 1 and actions[-2:] == ["weights.register", "model.promote"]
     assert candidate.sha256 in {w.sha256 for w in list_weights()}
     (provenance,) = list_evidence(store, kind="provenance")
     assert candidate.sha256 in provenance.summary and provenance.created_by == "ops-lead"
