@@ -116,6 +116,9 @@ class FeedRunner:
             raise
         finally:
             self.writer.flush()
+            if self.writer.write_error:
+                self.status.last_error = (f"telemetry not written at shutdown: {self.writer.write_error}; "
+                                          f"{self.writer.buffered} events lost")
             self.source.close()
             if self._compactor is not None:
                 self._compactor.join(timeout=30)
@@ -160,7 +163,7 @@ class FeedRunner:
             index += 1
             done = time.monotonic()
             rate_window = [t for t in rate_window if done - t <= 10.0] + [done]
-            self.status.state = "up"
+            self._note_telemetry_health()
             self.status.frames = index
             self.status.last_frame_at = time.time()
             self.status.last_pedestrians = result.pedestrians
@@ -178,6 +181,20 @@ class FeedRunner:
             if self.fps:
                 next_tick = max(next_tick + 1.0 / self.fps, done - 1.0 / self.fps)
                 self._stop.wait(max(0.0, next_tick - time.monotonic()))
+
+    def _note_telemetry_health(self) -> None:
+        """Detection goes on while telemetry cannot be written; the status says so plainly."""
+        writer = self.writer
+        self.status.telemetry_buffered, self.status.telemetry_dropped = writer.buffered, writer.events_dropped
+        if writer.write_error:
+            self.status.state = "degraded"
+            dropped = f", {writer.events_dropped} dropped" if writer.events_dropped else ""
+            self.status.last_error = (f"telemetry not written: {writer.write_error}; {writer.buffered} events held "
+                                      f"in memory{dropped}; retrying every {writer.flush_interval_s:g} s")
+        else:
+            if self.status.state == "degraded":
+                self.status.last_error = ""
+            self.status.state = "up"
 
     # -- source failures -------------------------------------------------------------------
     def _open_with_retry(self, started: float) -> None:

@@ -24,6 +24,7 @@ from secmlops_core.processes import process_alive
 
 CAMERA_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,47}$")
 STATUS, CONTROL, LATEST = "status.json", "control.json", "latest.jpg"
+STATUS_BYTES = 4096  # one filesystem block
 DOWN_AFTER_S = 15.0  # no heartbeat for this long: the runner is gone
 
 
@@ -45,7 +46,7 @@ class FeedStatus:
     """What a runner reports about itself; ``health`` is derived by readers (up/stale/down)."""
 
     camera_id: str
-    state: str = "starting"  # starting | up | retrying | stopped | failed
+    state: str = "starting"  # starting | up | degraded (telemetry not being written) | retrying | stopped | failed
     source: str = ""
     source_kind: str = ""
     scenario: str = "normal"
@@ -64,6 +65,8 @@ class FeedStatus:
     last_error: str = ""
     retries: int = 0
     next_retry_at: float = 0.0
+    telemetry_buffered: int = 0
+    telemetry_dropped: int = 0
 
     @property
     def health(self) -> str:
@@ -79,8 +82,21 @@ class FeedStatus:
 
 
 def write_status(settings: Settings, status: FeedStatus) -> None:
-    """Publish a runner's status atomically."""
-    atomic_write_text(camera_dir(settings, status.camera_id) / STATUS, json.dumps(asdict(status)))
+    """Publish a runner's status atomically; on a full disk, overwrite the file in place.
+
+    The file is padded to one filesystem block, so rewriting it in place needs no free space:
+    a runner whose disk is full can still say so.
+    """
+    path = camera_dir(settings, status.camera_id) / STATUS
+    data = json.dumps(asdict(status)).encode("utf-8").ljust(STATUS_BYTES)
+    try:
+        atomic_write_bytes(path, data)
+    except OSError:
+        try:
+            with open(path, "r+b") as handle:
+                handle.write(data)
+        except OSError:
+            pass  # nothing more can be said; readers see the heartbeat age
 
 
 def read_status(settings: Settings, camera_id: str) -> FeedStatus | None:
@@ -129,8 +145,11 @@ def read_control(settings: Settings, camera_id: str) -> dict:
 
 
 def write_latest_frame(settings: Settings, camera_id: str, jpeg: bytes) -> None:
-    """Publish the latest annotated frame."""
-    atomic_write_bytes(camera_dir(settings, camera_id) / LATEST, jpeg)
+    """Publish the latest annotated frame (skipped when the disk refuses it; the status tells why)."""
+    try:
+        atomic_write_bytes(camera_dir(settings, camera_id) / LATEST, jpeg)
+    except OSError:
+        pass
 
 
 def read_latest_frame(settings: Settings, camera_id: str) -> bytes | None:

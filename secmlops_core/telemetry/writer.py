@@ -25,10 +25,14 @@ class TelemetryWriter:
     ``add`` never blocks on I/O; ``maybe_flush`` writes when ``flush_interval_s`` has passed, so
     a ``kill -9`` loses at most that interval. A segment becomes visible to readers only once
     complete (atomic ``os.replace``), so readers never see a partial file.
+
+    When a write fails (disk full, read-only mount) the half-written file is removed, the events
+    stay buffered (at most ``max_buffered_events``; beyond that the oldest are dropped and
+    counted), ``write_error`` says why, and the next flush tries again.
     """
 
     def __init__(self, telemetry_dir: Path, camera_id: str, runner_id: str | None = None,
-                 flush_interval_s: float = 1.0):
+                 flush_interval_s: float = 1.0, max_buffered_events: int = 200_000):
         self.root = Path(telemetry_dir) / EVENTS
         self.camera_id = camera_id
         self.runner_id = runner_id or f"{os.getpid()}x{int(time.time() * 1000) % 10**9}"
@@ -37,8 +41,17 @@ class TelemetryWriter:
         self._seq = 0
         self._last_flush = time.monotonic()
         self._lock = threading.Lock()
+        self.max_buffered_events = max_buffered_events
         self.events_written = 0
         self.segments_written = 0
+        self.events_dropped = 0
+        self.write_error = ""
+
+    @property
+    def buffered(self) -> int:
+        """Events held in memory, not yet on disk."""
+        with self._lock:
+            return len(self._rows)
 
     def add(self, event: dict) -> None:
         """Queue one event (a dict with the keys of ``EVENT_SCHEMA``; ``ts`` naive UTC)."""
@@ -67,9 +80,28 @@ class TelemetryWriter:
         for row in rows:
             ts = row["ts"]
             by_hour.setdefault((ts.strftime("%Y-%m-%d"), ts.hour), []).append(row)
+        written, unwritten = 0, []
         for (day, hour), hour_rows in by_hour.items():
-            self._write_segment(day, hour, pa.Table.from_pylist(hour_rows, schema=EVENT_SCHEMA))
-        return len(rows)
+            if unwritten:
+                unwritten.extend(hour_rows)
+                continue
+            try:
+                self._write_segment(day, hour, pa.Table.from_pylist(hour_rows, schema=EVENT_SCHEMA))
+                written += len(hour_rows)
+            except OSError as exc:
+                self.write_error = f"{exc.strerror or exc} ({self.root})"
+                unwritten.extend(hour_rows)
+        if unwritten:
+            with self._lock:
+                kept = unwritten + self._rows
+                overflow = len(kept) - self.max_buffered_events
+                if overflow > 0:
+                    self.events_dropped += overflow
+                    kept = kept[overflow:]
+                self._rows = kept
+        else:
+            self.write_error = ""
+        return written
 
     def write_table(self, table: pa.Table) -> None:
         """Write an Arrow table of events (all in one UTC hour) as one segment (bulk ingest)."""
@@ -82,7 +114,11 @@ class TelemetryWriter:
         self._seq += 1
         name = f"seg-{hour:02d}-{self.camera_id}-{self.runner_id}-{self._seq:08d}.parquet"
         tmp = directory / f".{name}.tmp"
-        pq.write_table(table, tmp, compression="zstd")
-        os.replace(tmp, directory / name)
+        try:
+            pq.write_table(table, tmp, compression="zstd")
+            os.replace(tmp, directory / name)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         self.events_written += table.num_rows
         self.segments_written += 1
