@@ -7,6 +7,7 @@ for the app to be connected and idle before asserting.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -14,6 +15,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -68,6 +71,35 @@ def stop_process(process: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(timeout=5)
+
+
+@contextmanager
+def sample_feed(home: Path, camera_id: str, duration_s: int) -> Iterator[subprocess.Popen]:
+    """A real sample-camera runner writing into home; yields once its first frame is on disk."""
+    env = {**os.environ, "SECMLOPS_HOME": str(home), "YOLO_OFFLINE": "true"}
+    with open(home.parent / f"runner-{camera_id}.log", "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "secmlops_core", "feed", "--source", "sample",
+                                 "--camera-id", camera_id, "--fps", "2", "--duration", str(duration_s)],
+                                cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            feed_dir = home / "feeds" / camera_id
+            deadline = time.monotonic() + 60
+            while not _serving(feed_dir, proc.pid):  # the runner loads torch and the model first
+                assert proc.poll() is None, f"runner exited early; see {log.name}"
+                assert time.monotonic() < deadline, "runner produced no frame within 60 s"
+                time.sleep(0.5)
+            yield proc
+        finally:
+            stop_process(proc)
+
+
+def _serving(feed_dir: Path, pid: int) -> bool:
+    """This very runner (not an earlier one on the same camera) is up and has published a frame."""
+    try:
+        status = json.loads((feed_dir / "status.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return status.get("pid") == pid and status.get("state") == "up" and (feed_dir / "latest.jpg").exists()
 
 
 @pytest.fixture(scope="session")

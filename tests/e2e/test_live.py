@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-import time
 
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.conftest import sample_feed
 from tests.e2e.helpers import assert_no_exception, open_app_page, wait_for_app_idle
 
 pytestmark = pytest.mark.e2e
@@ -18,16 +15,8 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture()
 def e2e_runner(app_home):
-    from tests.e2e.conftest import REPO_ROOT, stop_process
-
-    env = {**os.environ, "SECMLOPS_HOME": str(app_home), "YOLO_OFFLINE": "true"}
-    log = open(app_home.parent / "runner-e2e-cam.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "secmlops_core", "feed", "--source", "sample",
-                             "--camera-id", "e2e-cam", "--fps", "2", "--duration", "60"],
-                            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    yield proc
-    stop_process(proc)
-    log.close()
+    with sample_feed(app_home, "e2e-cam", 60) as proc:
+        yield proc
 
 
 def _frames_metric(page) -> str:
@@ -36,12 +25,6 @@ def _frames_metric(page) -> str:
 
 
 def test_live_page_shows_frame_and_moving_kpis(page, app_url, app_home, e2e_runner):
-    latest = app_home / "feeds" / "e2e-cam" / "latest.jpg"
-    deadline = time.monotonic() + 60
-    while not latest.exists():  # the runner loads torch and the model first
-        assert e2e_runner.poll() is None, "runner exited early"
-        assert time.monotonic() < deadline, "runner produced no frame within 60 s"
-        time.sleep(0.5)
     open_app_page(page, app_url, "live")
     expect(page.get_by_role("heading", name="Live detector")).to_be_visible()
     expect(page.locator("[data-testid='stImage'] img").first).to_be_visible(timeout=30_000)

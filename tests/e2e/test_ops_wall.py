@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 import time
 
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.conftest import sample_feed
 from tests.e2e.helpers import assert_no_exception, open_app_page
 
 pytestmark = pytest.mark.e2e
@@ -19,22 +17,8 @@ REFRESH_S = 5.0  # settings.wall_refresh_seconds default
 
 @pytest.fixture()
 def wall_runner(app_home):
-    from tests.e2e.conftest import REPO_ROOT, stop_process
-
-    env = {**os.environ, "SECMLOPS_HOME": str(app_home), "YOLO_OFFLINE": "true"}
-    log = open(app_home.parent / "runner-wall-cam.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "secmlops_core", "feed", "--source", "sample",
-                             "--camera-id", "wall-cam", "--fps", "2", "--duration", "90"],
-                            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    latest = app_home / "feeds" / "wall-cam" / "latest.jpg"
-    deadline = time.monotonic() + 60
-    while not latest.exists():  # the runner loads torch and the model first
-        assert proc.poll() is None, "runner exited early"
-        assert time.monotonic() < deadline, "runner produced no frame within 60 s"
-        time.sleep(0.5)
-    yield proc
-    stop_process(proc)
-    log.close()
+    with sample_feed(app_home, "wall-cam", 90) as proc:
+        yield proc
 
 
 def _metrics(page) -> dict[str, str]:
