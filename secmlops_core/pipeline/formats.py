@@ -103,19 +103,23 @@ def load_pipeline(path: Path | str, max_bytes: int = DEFAULT_MAX_BYTES) -> Pipel
     """Read a pipeline file from disk (format chosen by extension)."""
     path = Path(path)
     fmt = detect_format(path.name)
+    return loads_pipeline(read_bounded(path, max_bytes), fmt, path.name, max_bytes)
+
+
+def read_bounded(path: Path, max_bytes: int) -> bytes:
+    """A pipeline file's bytes, refusing before reading when it is larger than max_bytes."""
     try:
         size = path.stat().st_size
         if size > max_bytes:
             raise ValidationFailed([f"the file is {size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.1f} MB"],
                                    path.name)
-        data = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise UserFacingError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise UserFacingError(f"{path}: is a directory, not a pipeline file") from None
     except PermissionError:
         raise UserFacingError(f"{path}: permission denied") from None
-    return loads_pipeline(data, fmt, path.name, max_bytes)
 
 
 def to_document(pipeline: Pipeline) -> dict:

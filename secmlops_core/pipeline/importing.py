@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from secmlops_core.errors import UserFacingError, ValidationFailed
-from secmlops_core.pipeline.formats import detect_format, parse_text
+from secmlops_core.errors import ValidationFailed
+from secmlops_core.pipeline.formats import detect_format, parse_text, read_bounded
 from secmlops_core.pipeline.model import Pipeline
 from secmlops_core.pipeline.threat_dragon import ImportReport, import_threat_dragon, looks_like_threat_dragon
 from secmlops_core.pipeline.validate import parse_pipeline
@@ -36,16 +36,4 @@ def read_any_pipeline(path: Path | str) -> tuple[Pipeline, ImportReport | None]:
     """Read a pipeline file from disk, checking its size before reading it."""
     path = Path(path)
     detect_format(path.name)
-    try:
-        size = path.stat().st_size
-        if size > max_file_bytes():
-            raise ValidationFailed([f"the file is {size / 1e6:.1f} MB; the limit is {max_file_bytes() / 1e6:.1f} MB"],
-                                   path.name)
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise UserFacingError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise UserFacingError(f"{path}: is a directory, not a pipeline file") from None
-    except PermissionError:
-        raise UserFacingError(f"{path}: permission denied") from None
-    return read_any_pipeline_bytes(data, path.name)
+    return read_any_pipeline_bytes(read_bounded(path, max_file_bytes()), path.name)
