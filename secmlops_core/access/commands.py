@@ -50,6 +50,10 @@ def _users_list(args) -> int:
 
 
 def _kiosk_token(args) -> int:
+    if args.revoke:
+        count = users.revoke_kiosk_tokens(get_store(), args.label)
+        print(f"revoked {count} kiosk token(s) labelled {args.label!r}")
+        return 0 if count else 1
     token = users.create_kiosk_token(get_store(), args.label)
     print(f"kiosk token for {args.label!r} (shown once): {token}")
     print(f"wall URL: http://HOST:PORT/ops_wall?embed=true&kiosk={token}")
@@ -92,8 +96,9 @@ def register(subparsers) -> None:
     remove.add_argument("username")
     remove.set_defaults(handler=_users_remove)
     commands.add_parser("list", help="list accounts").set_defaults(handler=_users_list)
-    kiosk = commands.add_parser("kiosk-token", help="create a read-only token for a wall screen")
+    kiosk = commands.add_parser("kiosk-token", help="create (or --revoke) a read-only token for a wall screen")
     kiosk.add_argument("label")
+    kiosk.add_argument("--revoke", action="store_true", help="revoke every token with this label (exit 1 if none)")
     kiosk.set_defaults(handler=_kiosk_token)
 
     audit_parser = subparsers.add_parser("audit", help="verify and export the audit trail")

@@ -41,6 +41,7 @@ def register(subparsers) -> None:
     evaluate.add_argument("--adaptive", action="store_true")
     evaluate.add_argument("--min-robust-recall", type=float, help="gate: exit 1 when the worst robust recall is lower")
     evaluate.add_argument("--gate-defense", default="none", help="the row the gate checks (default: none)")
+    evaluate.add_argument("--pipeline", help="pipeline id the evidence belongs to (default: the live detector's)")
     evaluate.add_argument("--weights")
     evaluate.add_argument("--json", action="store_true")
     evaluate.set_defaults(handler=_evaluate)
@@ -152,7 +153,7 @@ def _evaluate(args) -> int:
         evaluation = evaluate(images, args.attacks, args.defenses, labels_dir=args.labels, imgsz=args.imgsz,
                               preset=args.preset, adaptive=args.adaptive, weights=args.weights, ctx=ctx)
         apply_gate(evaluation, args.min_robust_recall, args.gate_defense)
-        store_evaluation(manager.store, evaluation, params, ctx.job_id)
+        store_evaluation(manager.store, evaluation, params, ctx.job_id, pipeline_id=args.pipeline)
         holder["evaluation"] = evaluation
         return {"evaluation_id": evaluation.evaluation_id}
 

@@ -220,22 +220,32 @@ def apply_gate(evaluation: Evaluation, min_robust_recall: float | None, defense:
 
 def store_evaluation(store: Store, evaluation: Evaluation, params: dict, job_id: str | None = None,
                      pipeline_id: str | None = None, threat_id: str | None = None) -> None:
-    """Persist an evaluation; attach it as evidence to a threat when one is given."""
+    """Persist an evaluation and record it as robustness evidence (the release gate reads it).
+
+    Evidence without a pipeline belongs to the live detector, so it counts for every pipeline
+    linked to it. Its outcome is the gate's verdict when a minimum robust recall was set, else
+    ``info`` (which a gate reads as "no evidence").
+    """
     with store.connect() as conn:
         conn.execute("INSERT INTO robustness_evaluations (evaluation_id, job_id, params, basis, device, result, "
                      "gate_passed, pipeline_id, threat_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                      [evaluation.evaluation_id, job_id, json.dumps(params), evaluation.basis, evaluation.device,
                       json.dumps(evaluation.to_dict()), evaluation.gate.get("passed"), pipeline_id, threat_id])
-    if threat_id:
-        from secmlops_core.evidence import add_evidence
+    from secmlops_core.evidence import add_evidence
 
-        none_row = evaluation.rows[0]
-        summary = (f"Robustness evaluation over {evaluation.images} image(s) ({evaluation.basis}): clean recall "
-                   f"{none_row['clean_recall']}, robust recall {none_row['robust_recall']}")
-        add_evidence(store, "robustness_evaluation", f"evaluation:{evaluation.evaluation_id}", summary,
-                     pipeline_id=pipeline_id, threat_id=threat_id,
-                     outcome="info" if not evaluation.gate else ("pass" if evaluation.gate["passed"] else "fail"),
-                     metrics={"basis": evaluation.basis, "images": evaluation.images})
+    none_row = evaluation.rows[0]
+    summary = (f"Robustness evaluation over {evaluation.images} image(s) ({evaluation.basis}): clean recall "
+               f"{none_row['clean_recall']}, robust recall {none_row['robust_recall']}")
+    gate = evaluation.gate
+    if gate:
+        summary += (f"; gate: worst robust recall with defense {gate['defense']} is {gate['worst_robust_recall']} "
+                    f"(minimum {gate['min_robust_recall']}): {'passed' if gate['passed'] else 'failed'}")
+    add_evidence(store, "robustness_evaluation", f"evaluation:{evaluation.evaluation_id}", summary,
+                 pipeline_id=pipeline_id, threat_id=threat_id,
+                 outcome="info" if not gate else ("pass" if gate["passed"] else "fail"),
+                 metrics={"basis": evaluation.basis, "images": evaluation.images,
+                          **({"worst_robust_recall": gate["worst_robust_recall"],
+                              "min_robust_recall": gate["min_robust_recall"]} if gate else {})})
 
 
 def latest_evaluations(store: Store, limit: int = 5) -> list[dict]:

@@ -15,7 +15,7 @@ EVALUABLE = [a for a, s in ATTACKS.items() if s.family in ("evasion", "patch")]
 
 def evaluation_form(pre) -> None:
     """Choose attacks, defenses and preset; run the evaluation over the bundled samples as a job."""
-    from secmlops_core.attacks.evaluation import evaluate, store_evaluation
+    from secmlops_core.attacks.evaluation import apply_gate, evaluate, store_evaluation
     from secmlops_core.attacks.frames import sample_images
 
     st.subheader("Security vs performance")
@@ -27,19 +27,31 @@ def evaluation_form(pre) -> None:
         preset = cols[2].radio("Preset", PRESETS, key="attack:eval-preset")
         imgsz = cols[3].select_slider("Frame size", [320, 480, 640], value=640, key="attack:eval-imgsz")
         adaptive = st.toggle("Also adaptive (BPDA through each defense; slower)", key="attack:eval-adaptive")
+        gate_cols = st.columns(2)
+        min_recall = gate_cols[0].number_input(
+            "Release gate: minimum robust recall", 0.0, 1.0, 0.5, 0.05, key="attack:eval-min-recall",
+            help="The evaluation passes when the worst robust recall of the deployed configuration reaches this; "
+                 "the result is evidence for the pre-deployment robustness gate.")
+        gate_defense = gate_cols[1].selectbox("Deployed configuration (the row the gate checks)",
+                                              ["none", *DEFENSES], key="attack:eval-gate-defense",
+                                              format_func=lambda d: "no defense" if d == "none" else DEFENSES[d].title)
         submitted = st.form_submit_button("Evaluate on the sample images",
                                           disabled=not _allowed("run_attacks") or _current_job() is not None)
     if submitted:
         if not attacks:
             st.error("Choose at least one attack.")
             return
+        if gate_defense != "none" and gate_defense not in defenses:
+            st.error("The gate checks a defense that is not evaluated: add it to the defenses.")
+            return
         images = sample_images()
         manager = _manager()
         params = {"attacks": attacks, "defenses": defenses, "preset": preset, "imgsz": imgsz, "adaptive": adaptive,
-                  "images": "samples"}
+                  "images": "samples", "min_robust_recall": min_recall, "gate_defense": gate_defense}
 
         def work(ctx):
             evaluation = evaluate(images, attacks, defenses, imgsz=imgsz, preset=preset, adaptive=adaptive, ctx=ctx)
+            apply_gate(evaluation, min_recall, gate_defense)
             store_evaluation(manager.store, evaluation, params, ctx.job_id, pre.pipeline_id, pre.threat_id)
             return {"evaluation_id": evaluation.evaluation_id}
 
@@ -122,7 +134,7 @@ def candidates_view() -> None:
                                 "promoted by": c.promoted_by or "", "created": c.created_at} for c in found]),
                  hide_index=True, width="stretch")
     pending = [c.candidate_id for c in found if c.promoted_at is None]
-    if not pending or not _allowed("run_attacks"):
+    if not pending or not _allowed("promote_models"):
         return
     with st.expander("Promote a candidate into the weights registry"):
         with st.form("attack:promote"):

@@ -137,6 +137,14 @@ def test_users_cli(store, monkeypatch, capsys):
     assert "ana" in out and "operator,red_team" in out and "oidc" in out
     assert main(["users", "remove", "ana"]) == 0
     assert main(["users", "remove", "ana"]) == 2
+    capsys.readouterr()
+    assert main(["users", "kiosk-token", "lobby wall"]) == 0
+    token = capsys.readouterr().out.split("(shown once): ")[1].split()[0]
+    assert users.kiosk_principal(store, token).auth_method == "kiosk"
+    assert main(["users", "kiosk-token", "lobby wall", "--revoke"]) == 0
+    with pytest.raises(users.SignInFailed, match="revoked"):
+        users.kiosk_principal(store, token)
+    assert main(["users", "kiosk-token", "lobby wall", "--revoke"]) == 1
 
 
 def test_serve_refuses_a_shared_address_without_sign_in(secmlops_home, capsys):
@@ -149,3 +157,9 @@ def test_auth_mode_is_validated(tmp_path):
 
     with pytest.raises(SettingsError, match="auth_mode"):
         load_settings({"SECMLOPS_HOME": str(tmp_path), "SECMLOPS_AUTH_MODE": "maybe"})
+
+
+def test_oidc_sign_in_has_what_st_login_needs():
+    from streamlit.auth_util import is_authlib_installed
+
+    assert is_authlib_installed(), "st.login needs Authlib >= 1.3.2 (pinned in requirements.txt)"

@@ -127,11 +127,23 @@ def test_cli_evaluate_builds_the_table_and_gates(secmlops_home, capsys, tmp_path
     (labels / "bus.txt").write_text("0 0.17 0.63 0.28 0.50\n0 0.34 0.62 0.22 0.50\n0 0.87 0.66 0.25 0.53\n")
     args = ["evaluate", "--images", str(images), "--attacks", "pgd-vanish", "--defenses", "jpeg", "--imgsz", "320",
             "--json"]
-    assert main(args + ["--labels", str(labels), "--min-robust-recall", "0.9"]) == 1
+    assert main(args + ["--labels", str(labels), "--min-robust-recall", "0.9", "--pipeline", "pds"]) == 1
     table = json.loads(capsys.readouterr().out)
     assert table["basis"] == "labels" and [r["defense"] for r in table["rows"]] == ["none", "jpeg"]
     assert table["rows"][0]["robust_recall"]["pgd-vanish"] < table["rows"][0]["clean_recall"]
     assert table["gate"]["passed"] is False
+    # The failed gate is evidence the pre-deployment robustness gate reads as a failure.
+    from secmlops_core.evidence import list_evidence
+    from secmlops_core.governance import workspace
+    from secmlops_core.pipeline import library
+    from secmlops_core.store import get_store
+
+    store = get_store()
+    (evidence,) = list_evidence(store, kind="robustness_evaluation")
+    assert evidence.pipeline_id == "pds" and evidence.outcome == "fail" and "minimum 0.9" in evidence.summary
+    report = workspace.build(store, library.load_template("pds"), gate_ids=["pre_deployment_robustness"]).report
+    (criterion,) = [c for g in report.gates for c in g.criteria if c.criterion.check.get("kind") == "robustness_evaluation"]
+    assert criterion.status == "fail" and criterion.evidence_ids == (evidence.evidence_id,)
     assert main(args) == 0
     assert json.loads(capsys.readouterr().out)["basis"] == "clean-model"
     assert main(["evaluate", "--images", str(images), "--attacks", "deepfool"]) == 2
