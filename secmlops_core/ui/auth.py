@@ -15,16 +15,36 @@ from secmlops_core.ui.shell import settings
 PRINCIPAL_KEY = "auth:principal"
 KIOSK_ERROR_KEY = "auth:kiosk_error"
 SIGNED_IN_AT_KEY = "auth:signed_in_at"
+KIOSK_TOKEN_KEY = "auth:kiosk_token"
+CHECKED_AT_KEY = "auth:checked_at"
+# A remembered sign-in is checked against the store this often: a removed account, changed
+# roles or a revoked kiosk token take effect within this many seconds.
+RECHECK_SECONDS = 30.0
 
 
 def _store() -> Store:
     return get_store(settings().store_path)
 
 
-def _remember(principal: Principal) -> Principal:
+def _remember(principal: Principal, kiosk_token: str | None = None) -> Principal:
     st.session_state[PRINCIPAL_KEY] = principal
-    st.session_state[SIGNED_IN_AT_KEY] = time.time()
+    st.session_state[SIGNED_IN_AT_KEY] = st.session_state[CHECKED_AT_KEY] = time.time()
+    if kiosk_token:
+        st.session_state[KIOSK_TOKEN_KEY] = kiosk_token
     return principal
+
+
+def _current_form(principal: Principal) -> Principal | None:
+    """The principal as the store sees it now: None when the account or token is gone."""
+    if principal.auth_method == "kiosk":
+        try:
+            return users.kiosk_principal(_store(), st.session_state.get(KIOSK_TOKEN_KEY, ""))
+        except UserFacingError:
+            return None
+    account = users.get_user(_store(), principal.username)
+    if account is None or account.disabled:
+        return None
+    return account.principal(principal.auth_method)
 
 
 def _session_principal() -> Principal | None:
@@ -37,13 +57,27 @@ def _session_principal() -> Principal | None:
             sign_out()
             st.warning("Your session has expired; please sign in again.")
             return None
+    if time.time() - st.session_state.get(CHECKED_AT_KEY, 0) >= RECHECK_SECONDS:
+        current = _current_form(principal)
+        if current is None:
+            sign_out()
+            return None
+        st.session_state[PRINCIPAL_KEY] = principal = current
+        st.session_state[CHECKED_AT_KEY] = time.time()
     return principal
+
+
+def ensure_still_signed_in() -> None:
+    """For fragments that refresh on their own (the wall): once the sign-in is no longer valid,
+    rerun the whole app so the gate takes over."""
+    if st.session_state.get(PRINCIPAL_KEY) is not None and _session_principal() is None:
+        st.rerun(scope="app")
 
 
 def sign_out() -> None:
     """Forget the signed-in principal of this browser session."""
-    st.session_state.pop(PRINCIPAL_KEY, None)
-    st.session_state.pop(SIGNED_IN_AT_KEY, None)
+    for key in (PRINCIPAL_KEY, SIGNED_IN_AT_KEY, CHECKED_AT_KEY, KIOSK_TOKEN_KEY):
+        st.session_state.pop(key, None)
 
 
 def _kiosk_from_query() -> Principal | None:
@@ -51,7 +85,7 @@ def _kiosk_from_query() -> Principal | None:
     if not token:
         return None
     try:
-        return _remember(users.kiosk_principal(_store(), token))
+        return _remember(users.kiosk_principal(_store(), token), kiosk_token=token)
     except UserFacingError as exc:
         st.session_state[KIOSK_ERROR_KEY] = str(exc)
         return None

@@ -14,6 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from secmlops_core.monitoring.wall import WallState, collect
+from secmlops_core.ui.auth import ensure_still_signed_in
 from secmlops_core.ui.shell import settings, store
 
 SEVERITY_BADGE = {"critical": "🟥 critical", "high": "🟧 high", "medium": "🟨 medium", "low": "🟦 low", "info": "⬜ info"}
@@ -56,6 +57,7 @@ def render() -> None:
 
     @st.fragment(run_every=refresh_seconds())
     def body():
+        ensure_still_signed_in()
         try:
             state = wall_state()
         except Exception as exc:  # never a traceback on the wall

@@ -75,3 +75,4 @@ def test_bad_kiosk_token_is_refused(local_mode):
     at.query_params["kiosk"] = "forged"
     at.run()
     assert "not valid" in at.error[0].value
+

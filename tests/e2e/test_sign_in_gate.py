@@ -43,3 +43,37 @@ def test_first_request_to_a_page_url_meets_the_gate(page, local_accounts_home, l
             expect(page.get_by_text("Hash chain intact")).to_have_count(0)
     finally:
         stop_process(process)
+
+
+def test_revoked_kiosk_token_and_removed_account_lose_their_open_sessions(browser, local_accounts_home):
+    """A wall screen left open and a signed-in tab both lose access within the re-check interval
+    (RECHECK_SECONDS, 30 s) once the token is revoked or the account removed."""
+    store = get_store(local_accounts_home / "secmlops.duckdb")
+    token = users.create_kiosk_token(store, "lobby")
+    process, url = start_streamlit(local_accounts_home, {"SECMLOPS_AUTH_MODE": "local"})
+    wall_context, tab_context = browser.new_context(), browser.new_context()
+    try:
+        wall = wall_context.new_page()
+        wall.goto(f"{url}/ops_wall?embed=true&kiosk={token}")
+        expect(wall.get_by_text("Feeds up")).to_be_visible(timeout=60_000)
+        tab = tab_context.new_page()
+        tab.goto(url)
+        wait_for_app_idle(tab)
+        tab.get_by_label("Username").fill("pat")
+        tab.get_by_role("textbox", name="Password").fill("participant password")
+        tab.get_by_role("button", name="Sign in").click()
+        expect(tab.get_by_text("Signed in as pat")).to_be_visible(timeout=30_000)
+
+        users.revoke_kiosk_tokens(store, "lobby")
+        users.remove_user(store, "pat")
+        # The wall refreshes on its own; nobody touches it.
+        expect(wall.get_by_text("revoked")).to_be_visible(timeout=75_000)
+        expect(wall.get_by_text("Feeds up")).to_have_count(0)
+        tab.wait_for_timeout(31_000)
+        tab.get_by_role("link", name="Threats").click()  # any interaction reruns the app
+        expect(tab.get_by_role("heading", name="Sign in to SecMLOps Studio")).to_be_visible(timeout=30_000)
+        expect(tab.get_by_text("Signed in as pat")).to_have_count(0)
+    finally:
+        wall_context.close()
+        tab_context.close()
+        stop_process(process)
