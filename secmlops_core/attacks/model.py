@@ -25,11 +25,30 @@ _cache: dict[tuple, "AttackModel"] = {}
 _cache_lock = threading.Lock()
 
 
+# Set once a GPU failed under a run: the rest of this process's attack work stays on the CPU.
+_gpu_lost_reason: str | None = None
+# Messages with which PyTorch reports a GPU that fell off the bus, reset, or can no longer run work.
+DEVICE_LOSS_MARKERS = ("CUDA error", "CUDA driver", "no CUDA-capable device", "Found no NVIDIA driver", "device-side assert",
+                       "unspecified launch failure", "uncorrectable ECC error", "GPU is lost",
+                       "CUDA out of memory", "CUBLAS_STATUS", "CUDNN_STATUS")
+
+
 def attack_device() -> str:
-    """CUDA when present, else CPU (the same code runs on both)."""
+    """CUDA when present (and not lost earlier in this process), else CPU; the same code runs on both."""
     import torch
 
-    return "cuda:0" if torch.cuda.is_available() else "cpu"
+    return "cuda:0" if _gpu_lost_reason is None and torch.cuda.is_available() else "cpu"
+
+
+def is_device_loss(exc: BaseException) -> bool:
+    """Whether an error says the GPU can no longer run this work."""
+    return isinstance(exc, RuntimeError) and any(marker in str(exc) for marker in DEVICE_LOSS_MARKERS)
+
+
+def mark_gpu_lost(exc: BaseException) -> None:
+    """Send this process's later attack work to the CPU."""
+    global _gpu_lost_reason
+    _gpu_lost_reason = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
 
 
 def _with_loss_hyperparameters(module):

@@ -13,6 +13,7 @@ import numpy as np
 from secmlops_core.attacks import frames as fr
 from secmlops_core.attacks.catalog import ATTACKS, check_defenses, check_params, get_attack
 from secmlops_core.attacks.defenses import apply_defense, build_preprocessor, detection_instability, match_boxes
+from secmlops_core.attacks import model as attack_model
 from secmlops_core.attacks.model import AttackModel, load_attack_model
 from secmlops_core.detector.results import FrameResult
 from secmlops_core.errors import UserFacingError
@@ -157,14 +158,22 @@ def execute_attack(request: AttackRequest, frame_bgr: np.ndarray | None = None, 
     started = time.perf_counter()
     model = None
     try:
-        model = load_attack_model(request.weights, settings)
-        if get_attack(request.attack).family == "poisoning":
-            from secmlops_core.attacks.poisoning_run import run_poisoning
-
-            payload = run_poisoning(model, request, params, ctx, store, settings, run_id)
-        else:
-            frame_bgr = frame_bgr if frame_bgr is not None else fr.load_source(request.image_ref, settings)
-            payload = _run_on_frame(model, request, params, defenses, frame_bgr, ctx, settings, run_id)
+        frame_bgr = (None if get_attack(request.attack).family == "poisoning" else
+                     frame_bgr if frame_bgr is not None else fr.load_source(request.image_ref, settings))
+        on_gpu = attack_model.attack_device().startswith("cuda")
+        try:
+            model = load_attack_model(request.weights, settings)
+            payload = _attack_once(model, request, params, defenses, frame_bgr, ctx, store, settings, run_id)
+        except Exception as exc:
+            if not (on_gpu and attack_model.is_device_loss(exc)):
+                raise
+            # The GPU failed under the run: the same run again on the CPU, saying so.
+            attack_model.mark_gpu_lost(exc)
+            _progress(ctx, 0.0, "the GPU failed; running again on the CPU")
+            model = load_attack_model(request.weights, settings)
+            payload = _attack_once(model, request, params, defenses, frame_bgr, ctx, store, settings, run_id)
+            payload["durations"]["gpu_failed_after_s"] = round(time.perf_counter() - started, 3)
+            payload.setdefault("result", {})["device_fallback"] = f"GPU failed ({str(exc).splitlines()[0][:200]}); ran on the CPU"
         payload["durations"]["total_s"] = round(time.perf_counter() - started, 3)
         status, error = "succeeded", None
     except JobCancelled:
@@ -177,6 +186,14 @@ def execute_attack(request: AttackRequest, frame_bgr: np.ndarray | None = None, 
     run = _store_run(store, run_id, request, params, model, status, payload, error, ctx)
     _attach_evidence(store, run)
     return run
+
+
+def _attack_once(model, request, params, defenses, frame_bgr, ctx, store, settings, run_id) -> dict:
+    if get_attack(request.attack).family == "poisoning":
+        from secmlops_core.attacks.poisoning_run import run_poisoning
+
+        return run_poisoning(model, request, params, ctx, store, settings, run_id)
+    return _run_on_frame(model, request, params, defenses, frame_bgr, ctx, settings, run_id)
 
 
 def _run_on_frame(model, request, params, defenses, frame_bgr, ctx, settings, run_id) -> dict:

@@ -42,6 +42,21 @@ def test_a_run_as_a_job_is_stored_with_thumbnails_and_attached_to_its_threat(sto
     assert evidence[0].source_ref == f"attack_run:{run.run_id}" and evidence[0].pipeline_id == "pds"
 
 
+def test_a_gpu_that_disappears_under_a_run_falls_back_to_the_cpu(store, manager, monkeypatch):
+    """The run is sent to 'cuda:0'; this machine has no NVIDIA driver, so moving the model there
+    fails exactly as it does when a GPU falls off the bus. The run completes on the CPU and says so."""
+    from secmlops_core.attacks import model as attack_model
+    from secmlops_core.attacks.runs import AttackRequest, execute_attack
+
+    monkeypatch.setattr(attack_model, "_gpu_lost_reason", None)
+    monkeypatch.setattr(attack_model, "attack_device",
+                        lambda: "cpu" if attack_model._gpu_lost_reason else "cuda:0")
+    run = execute_attack(AttackRequest("fgsm", "sample:bus", dict(FAST)), store=store)
+    assert run.status == "succeeded" and run.device == "cpu"
+    assert "ran on the CPU" in run.result["device_fallback"] and "NVIDIA driver" in run.result["device_fallback"]
+    assert attack_model.attack_device() == "cpu", "later runs of this process stay on the CPU"
+
+
 def test_cancel_stops_an_attack_and_leaves_a_cancelled_record(store, manager):
     import time
 
