@@ -21,4 +21,5 @@ with right:
 ui.recent_runs()
 tradeoff.evaluation_form(pre)
 tradeoff.latest_evaluation_view()
+tradeoff.hardening_form()
 tradeoff.candidates_view()

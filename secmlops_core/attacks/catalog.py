@@ -80,6 +80,34 @@ _POISON_PARAMS = (
     ParamSpec("lr", float, 0.0, 0.1, 0.002, "SGD learning rate (gradients clipped at norm 10)", low_open=True),
 )
 
+#: The training-time defense: adversarial fine-tuning (half of every batch replaced by FGSM-vanish examples).
+HARDENING_PARAMS = (
+    ParamSpec("eps", float, 0.0, 1.0, 8 / 255, "FGSM budget of the training examples, in [0, 1] pixel units",
+              low_open=True),
+    ParamSpec("epochs", int, 1, 50, 2, "passes over the fine-tuning set"),
+    ParamSpec("imgsz", int, 96, 1280, 320, "training image size"),
+    ParamSpec("samples", int, 4, 512, 24, "augmented crops in the fine-tuning set"),
+    ParamSpec("lr", float, 0.0, 0.1, 0.002, "SGD learning rate (gradients clipped at norm 10)", low_open=True),
+)
+
+
+def check_hardening_params(raw: dict | None = None) -> dict:
+    """Defaults overridden by ``raw``, every value range-checked (ValidationFailed lists all problems)."""
+    merged = {p.name: p.default for p in HARDENING_PARAMS}
+    problems = []
+    for name, value in (raw or {}).items():
+        if value is None:
+            continue
+        if name not in merged:
+            problems.append(f"adversarial training: unknown parameter {name!r} (known: {', '.join(merged)})")
+            continue
+        merged[name] = value
+    checked = {p.name: p.check(merged[p.name], problems, "adversarial training") for p in HARDENING_PARAMS}
+    if problems:
+        raise ValidationFailed(problems, subject="adversarial training parameters")
+    return checked
+
+
 ATTACKS: dict[str, AttackSpec] = {a.id: a for a in (
     AttackSpec("fgsm", "FGSM (vanish)", "evasion", "vanish",
                "One signed-gradient step that pushes every detection toward the empty set.",
@@ -196,6 +224,15 @@ DEFENSES: dict[str, DefenseSpec] = {d.id: d for d in (
                  ParamSpec("max_iter", int, 1, 50, 3, "solver iterations")),
                 "Reconstruct the frame from random pixels with minimal total variation (slow)."),
 )}
+
+
+def row_title(row: str) -> str:
+    """How a trade-off table row is named on screen: no defense, a preprocessing defense, or a hardened model."""
+    if row == "none":
+        return "none"
+    if row in DEFENSES:
+        return DEFENSES[row].title
+    return f"adversarially trained {row.removeprefix('model:')}"
 
 
 def check_defenses(ids) -> list[str]:

@@ -39,12 +39,24 @@ def register(subparsers) -> None:
     evaluate.add_argument("--preset", choices=PRESETS, default="subtle")
     evaluate.add_argument("--imgsz", type=int, default=640)
     evaluate.add_argument("--adaptive", action="store_true")
+    evaluate.add_argument("--hardened", nargs="*", default=[], metavar="CANDIDATE",
+                          help="adversarially trained candidates to add as rows (see `secmlops harden`)")
     evaluate.add_argument("--min-robust-recall", type=float, help="gate: exit 1 when the worst robust recall is lower")
     evaluate.add_argument("--gate-defense", default="none", help="the row the gate checks (default: none)")
     evaluate.add_argument("--pipeline", help="pipeline id the evidence belongs to (default: the live detector's)")
     evaluate.add_argument("--weights")
     evaluate.add_argument("--json", action="store_true")
     evaluate.set_defaults(handler=_evaluate)
+
+    harden = subparsers.add_parser("harden", help="training-time defense: adversarially fine-tune a candidate model")
+    harden.add_argument("--eps", type=float, help="FGSM budget of the training examples (default 8/255)")
+    harden.add_argument("--epochs", type=int, help="passes over the fine-tuning set (default 2)")
+    harden.add_argument("--samples", type=int, help="augmented crops in the fine-tuning set (default 24)")
+    harden.add_argument("--imgsz", type=int, help="training image size (default 320)")
+    harden.add_argument("--lr", type=float, help="SGD learning rate (default 0.002)")
+    harden.add_argument("--weights", help="base model (default: the configured weights)")
+    harden.add_argument("--json", action="store_true")
+    harden.set_defaults(handler=_harden)
 
     candidates = subparsers.add_parser("candidates", help="models produced by poisoning / adversarial fine-tunes")
     sub = candidates.add_subparsers(dest="candidates_command", metavar="ACTION")
@@ -151,7 +163,8 @@ def _evaluate(args) -> int:
 
     def work(ctx):
         evaluation = evaluate(images, args.attacks, args.defenses, labels_dir=args.labels, imgsz=args.imgsz,
-                              preset=args.preset, adaptive=args.adaptive, weights=args.weights, ctx=ctx)
+                              preset=args.preset, adaptive=args.adaptive, weights=args.weights,
+                              hardened=args.hardened, ctx=ctx)
         apply_gate(evaluation, args.min_robust_recall, args.gate_defense)
         store_evaluation(manager.store, evaluation, params, ctx.job_id, pipeline_id=args.pipeline)
         holder["evaluation"] = evaluation
@@ -184,7 +197,7 @@ def _print_evaluation(e) -> None:
         header += " " + " ".join(f"{(a[:10] + '*'):>12}" for a in e.attacks)
     print(header + f" {'latency':>9} {'overhead':>9}")
     for row in e.rows:
-        line = f"{row['defense']:<10} {_fmt(row['clean_recall']):>7} {_fmt(row['clean_precision']):>7} "
+        line = f"{row['defense'].replace('model:', 'adv:'):<10} {_fmt(row['clean_recall']):>7} {_fmt(row['clean_precision']):>7} "
         line += " ".join(f"{_fmt(row['robust_recall'][a]):>12}" for a in e.attacks)
         if adaptive:
             line += " " + " ".join(f"{_fmt(row['robust_recall_adaptive'].get(a)):>12}" for a in e.attacks)
@@ -197,6 +210,40 @@ def _print_evaluation(e) -> None:
         verdict = "PASSED" if e.gate["passed"] else "FAILED"
         print(f"gate {verdict}: worst robust recall {e.gate['worst_robust_recall']} on row {e.gate['defense']!r}, "
               f"minimum {e.gate['min_robust_recall']}")
+
+
+def _harden(args) -> int:
+    from secmlops_core.attacks.catalog import check_hardening_params
+    from secmlops_core.attacks.hardening import JOB_KIND, adversarial_training
+    from secmlops_core.attacks.model import attack_device
+    from secmlops_core.errors import UserFacingError
+    from secmlops_core.jobs import get_job_manager
+
+    params = check_hardening_params({"eps": args.eps, "epochs": args.epochs, "samples": args.samples,
+                                     "imgsz": args.imgsz, "lr": args.lr})
+    manager = get_job_manager()
+    holder = {}
+
+    def work(ctx):
+        holder["out"] = adversarial_training(params, ctx, manager.store, args.weights)
+        return {"candidate_id": holder["out"]["candidate_id"], "metrics": holder["out"]["metrics"]}
+
+    job = manager.run_inline(JOB_KIND, work, title="adversarial training (CLI)", params=params,
+                             resource="gpu" if attack_device().startswith("cuda") else "cpu", time_limit_s=6 * 3600)
+    if job.status != "succeeded":
+        raise UserFacingError(job.error or f"the fine-tune {job.status}")
+    out = holder["out"]
+    if args.json:
+        print(json.dumps({k: v for k, v in out.items() if k != "loss_history"}, indent=2))
+        return 0
+    m = out["metrics"]
+    print(f"candidate {out['candidate_id']} (sha256 {out['sha256'][:16]}…), not live until promoted; device {m['device']}")
+    print(f"  robust recall under FGSM eps {params['eps']:.4f}: base {m['base_robust_recall_fgsm']} -> "
+          f"candidate {m['robust_recall_fgsm']}")
+    print(f"  clean recall: base {m['base_clean_recall']} -> candidate {m['clean_recall']}; latency "
+          f"{m['base_latency_ms']} -> {m['latency_ms']} ms per frame; training {m['train_s']} s")
+    print(f"  ({m['setting']})")
+    return 0
 
 
 def _candidates_list(args) -> int:

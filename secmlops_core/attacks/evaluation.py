@@ -105,8 +105,13 @@ def _rates(reference: list, found: list) -> tuple[int, int, int]:
 
 def evaluate(images: list[tuple[str, np.ndarray]], attacks: list[str], defenses: list[str], *,
              labels_dir: str | Path | None = None, imgsz: int = 640, preset: str = "subtle", adaptive: bool = False,
-             weights: str | None = None, ctx=None, settings: Settings | None = None) -> Evaluation:
-    """Build the trade-off table for ``images`` = [(name, BGR frame)]."""
+             weights: str | None = None, hardened: list[str] | tuple = (), ctx=None,
+             settings: Settings | None = None) -> Evaluation:
+    """Build the trade-off table for ``images`` = [(name, BGR frame)].
+
+    ``hardened`` adds one row per adversarially trained candidate (``model:<id>``): its clean
+    recall, and its recall under each attack computed against the candidate itself (a patch
+    is the base model's, as printed)."""
     settings = settings or get_settings()
     defenses = check_defenses(defenses)
     for attack in attacks:
@@ -119,7 +124,8 @@ def evaluate(images: list[tuple[str, np.ndarray]], attacks: list[str], defenses:
 
     started = time.perf_counter()
     preprocessors = {d: build_preprocessor(d) for d in defenses}
-    rows = ["none", *defenses]
+    models = _hardened_models(hardened, model, settings)
+    rows = ["none", *defenses, *models]
     counts = {r: {"clean": [0, 0, 0], **{a: [0, 0, 0] for a in attacks}, **{f"{a}*": [0, 0, 0] for a in attacks}}
               for r in rows}
     latency = {r: [] for r in rows}
@@ -140,8 +146,10 @@ def evaluate(images: list[tuple[str, np.ndarray]], attacks: list[str], defenses:
         flags["clean"] += detection_instability(model, x, clean).flagged
         for row in rows:
             t = time.perf_counter()
-            shown = x if row == "none" else apply_defense(preprocessors[row], x)
-            result = model.predict(shown)[0]
+            if row in models:
+                result = models[row].predict(x)[0]
+            else:
+                result = model.predict(x if row == "none" else apply_defense(preprocessors[row], x))[0]
             latency[row].append((time.perf_counter() - t) * 1000)
             _add(counts[row]["clean"], ref_peds, result)
         done += 1
@@ -153,9 +161,13 @@ def evaluate(images: list[tuple[str, np.ndarray]], attacks: list[str], defenses:
                                                         if spec.family == "patch" else clean, None)[0])
             attacked = model.predict(adversarial)[0]
             flags[attack] += detection_instability(model, adversarial, attacked).flagged
-            for row in rows:
+            for row in ("none", *defenses):
                 shown = adversarial if row == "none" else apply_defense(preprocessors[row], adversarial)
                 _add(counts[row][attack], ref_peds, model.predict(shown)[0])
+            for row, hardened_model in models.items():
+                own = adversarial if spec.family == "patch" else fr.quantise(_make_adversarial(
+                    hardened_model, x, spec, params[attack], hardened_model.predict(x)[0], None)[0])
+                _add(counts[row][attack], ref_peds, hardened_model.predict(own)[0])
             done += 1
             _tick(ctx, done, units, f"{name}: {attack}")
             if adaptive and spec.family == "evasion":
@@ -173,17 +185,34 @@ def evaluate(images: list[tuple[str, np.ndarray]], attacks: list[str], defenses:
             defense=row, clean_recall=_ratio(c["clean"][0], c["clean"][1]), clean_precision=_ratio(c["clean"][0], c["clean"][2]),
             robust_recall={a: _ratio(c[a][0], c[a][1]) for a in attacks},
             robust_recall_adaptive={a: _ratio(c[f"{a}*"][0], c[f"{a}*"][1]) for a in attacks
-                                    if adaptive and row != "none" and ATTACKS[a].family == "evasion"},
+                                    if adaptive and row in defenses and ATTACKS[a].family == "evasion"},
             latency_ms=round(float(np.mean(latency[row])), 1), overhead_ms=round(float(np.mean(latency[row])) - base_latency, 1)))
     n = len(images)
     instability = {"flagged_clean": round(flags["clean"] / n, 4), **{f"flagged_{a}": round(flags[a] / n, 4) for a in attacks}}
     basis = "labels" if labels_dir else "clean-model"
     note = ("robust recall is non-adaptive (attacks computed on the undefended model)"
             + ("; the adaptive columns attack through each defense (BPDA)" if adaptive else "")
+            + ("; model:<id> rows are adversarially trained candidates, attacked white-box themselves "
+               "(patches are the base model's)" if models else "")
             + f"; preset {preset}, frames at {imgsz} px")
     return Evaluation(uuid.uuid4().hex[:12], basis, n, reference_total, list(attacks), list(defenses),
                       [asdict(r) for r in table], instability, model.device, model.model_id,
                       round(time.perf_counter() - started, 2), note)
+
+
+def _hardened_models(candidate_ids, base, settings: Settings) -> dict:
+    """``{"model:<id>": AttackModel}`` for adversarially trained candidates, hash-checked on load."""
+    from secmlops_core.attacks.finetune import get_candidate
+    from secmlops_core.attacks.model import load_candidate_model
+    from secmlops_core.store import get_store
+
+    models = {}
+    for candidate_id in dict.fromkeys(candidate_ids):
+        candidate = get_candidate(get_store(settings.store_path), candidate_id)
+        if candidate.kind != "adv-trained":
+            raise UserFacingError(f"candidate {candidate_id} is {candidate.kind}, not an adversarially trained model")
+        models[f"model:{candidate_id}"] = load_candidate_model(candidate.path, candidate.sha256, base, candidate_id)
+    return models
 
 
 def _add(totals: list, reference: list, result: FrameResult) -> None:

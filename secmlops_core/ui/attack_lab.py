@@ -173,8 +173,16 @@ def job_panel() -> None:
                 _manager().cancel(job_id)
             return
         st.session_state.pop(JOB_KEY, None)
-        if job.status == "succeeded" and job.result:
-            st.session_state[RUN_KEY] = job.result.get("run_id")
+        if job.status == "succeeded" and job.result and job.result.get("run_id"):
+            st.session_state[RUN_KEY] = job.result["run_id"]
+        elif job.status == "succeeded" and job.result and job.result.get("candidate_id"):
+            m = job.result.get("metrics", {})
+            st.session_state["attack:notice"] = (
+                "success", f"Candidate {job.result['candidate_id']}: robust recall under FGSM "
+                           f"{m.get('base_robust_recall_fgsm')} -> {m.get('robust_recall_fgsm')}, clean recall "
+                           f"{m.get('base_clean_recall')} -> {m.get('clean_recall')} (see Candidate models below).")
+        elif job.status == "succeeded":
+            st.session_state["attack:notice"] = ("success", f"{job.title}: done.")
         elif job.status == "cancelled":
             st.session_state["attack:notice"] = ("warning", "The run was cancelled.")
         else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from secmlops_core.attacks.catalog import ATTACKS, DEFENSES, PRESETS
+from secmlops_core.attacks.catalog import ATTACKS, DEFENSES, HARDENING_PARAMS, PRESETS, row_title
 from secmlops_core.errors import UserFacingError
 from secmlops_core.ui.attack_lab import JOB_KEY, _allowed, _current_job, _manager, _operator_name
 from secmlops_core.ui.shell import store
@@ -27,30 +27,36 @@ def evaluation_form(pre) -> None:
         preset = cols[2].radio("Preset", PRESETS, key="attack:eval-preset")
         imgsz = cols[3].select_slider("Frame size", [320, 480, 640], value=640, key="attack:eval-imgsz")
         adaptive = st.toggle("Also adaptive (BPDA through each defense; slower)", key="attack:eval-adaptive")
+        hardened_ids = [c.candidate_id for c in _hardened_candidates()]
+        hardened = st.multiselect("Adversarially trained models (training-time defense rows)", hardened_ids,
+                                  key="attack:eval-hardened")
         gate_cols = st.columns(2)
         min_recall = gate_cols[0].number_input(
             "Release gate: minimum robust recall", 0.0, 1.0, 0.5, 0.05, key="attack:eval-min-recall",
             help="The evaluation passes when the worst robust recall of the deployed configuration reaches this; "
                  "the result is evidence for the pre-deployment robustness gate.")
         gate_defense = gate_cols[1].selectbox("Deployed configuration (the row the gate checks)",
-                                              ["none", *DEFENSES], key="attack:eval-gate-defense",
-                                              format_func=lambda d: "no defense" if d == "none" else DEFENSES[d].title)
+                                              ["none", *DEFENSES, *(f"model:{c}" for c in hardened_ids)],
+                                              key="attack:eval-gate-defense",
+                                              format_func=lambda d: "no defense" if d == "none" else row_title(d))
         submitted = st.form_submit_button("Evaluate on the sample images",
                                           disabled=not _allowed("run_attacks") or _current_job() is not None)
     if submitted:
         if not attacks:
             st.error("Choose at least one attack.")
             return
-        if gate_defense != "none" and gate_defense not in defenses:
-            st.error("The gate checks a defense that is not evaluated: add it to the defenses.")
+        if gate_defense != "none" and gate_defense not in defenses and gate_defense.removeprefix("model:") not in hardened:
+            st.error("The gate checks a defense that is not evaluated: add it to the defenses or models.")
             return
         images = sample_images()
         manager = _manager()
         params = {"attacks": attacks, "defenses": defenses, "preset": preset, "imgsz": imgsz, "adaptive": adaptive,
-                  "images": "samples", "min_robust_recall": min_recall, "gate_defense": gate_defense}
+                  "images": "samples", "min_robust_recall": min_recall, "gate_defense": gate_defense,
+                  "hardened": hardened}
 
         def work(ctx):
-            evaluation = evaluate(images, attacks, defenses, imgsz=imgsz, preset=preset, adaptive=adaptive, ctx=ctx)
+            evaluation = evaluate(images, attacks, defenses, imgsz=imgsz, preset=preset, adaptive=adaptive,
+                                  hardened=hardened, ctx=ctx)
             apply_gate(evaluation, min_recall, gate_defense)
             store_evaluation(manager.store, evaluation, params, ctx.job_id, pre.pipeline_id, pre.threat_id)
             return {"evaluation_id": evaluation.evaluation_id}
@@ -64,11 +70,46 @@ def evaluation_form(pre) -> None:
         st.rerun()
 
 
+def _hardened_candidates():
+    from secmlops_core.attacks.finetune import list_candidates
+
+    return [c for c in list_candidates(store(), limit=50) if c.kind == "adv-trained"]
+
+
+def hardening_form() -> None:
+    """The training-time defense: fine-tune an adversarially trained candidate as a job."""
+    from secmlops_core.attacks.hardening import submit_adversarial_training
+
+    st.subheader("Training-time defense: adversarial training")
+    st.caption("Fine-tunes a copy of the detector with FGSM examples in every batch (GPU when present; the "
+               "defaults finish in a few minutes on a CPU). The result is a candidate model, never live unless "
+               "promoted; its clean and robust recall and latency are measured against the base model, and it "
+               "can be a row of the evaluation above.")
+    specs = {p.name: p for p in HARDENING_PARAMS}
+    with st.form("attack:harden-form"):
+        cols = st.columns(4)
+        eps = cols[0].number_input("FGSM eps (x/255)", 1.0, 64.0, float(round(specs["eps"].default * 255)), 1.0,
+                                   key="attack:harden-eps")
+        epochs = cols[1].number_input("Epochs", 1, 50, int(specs["epochs"].default), key="attack:harden-epochs")
+        samples = cols[2].number_input("Samples", 4, 512, int(specs["samples"].default), key="attack:harden-samples")
+        imgsz = cols[3].select_slider("Size", [160, 224, 320, 480, 640], value=int(specs["imgsz"].default),
+                                      key="attack:harden-imgsz")
+        submitted = st.form_submit_button("Train", disabled=not _allowed("run_gpu_jobs") or _current_job() is not None)
+    if submitted:
+        try:
+            st.session_state[JOB_KEY] = submit_adversarial_training(
+                {"eps": eps / 255, "epochs": epochs, "samples": samples, "imgsz": imgsz}, _manager())
+        except UserFacingError as exc:
+            st.error(str(exc))
+            return
+        st.rerun()
+
+
 def tradeoff_table(evaluation: dict) -> pd.DataFrame:
     """Rows = defenses; columns = clean recall, robust recall per attack (and adaptive), latency overhead."""
     rows = []
     for row in evaluation["rows"]:
-        item = {"defense": row["defense"] if row["defense"] == "none" else DEFENSES[row["defense"]].title,
+        item = {"defense": row_title(row["defense"]),
                 "clean recall": row["clean_recall"], "clean precision": row["clean_precision"]}
         for attack, value in row["robust_recall"].items():
             item[f"robust recall · {attack}"] = value
@@ -89,7 +130,7 @@ def tradeoff_figure(evaluation: dict):
         values = [v for v in row["robust_recall"].values() if v is not None]
         xs.append(row["overhead_ms"])
         ys.append(min(values) if values else None)
-        labels.append(row["defense"])
+        labels.append(row_title(row["defense"]))
         clean.append(row["clean_recall"])
     fig = go.Figure(go.Scatter(x=xs, y=ys, mode="markers+text", text=labels, textposition="top center",
                                marker={"size": [10 + 20 * (c or 0) for c in clean], "color": "#2dd4bf"},
@@ -131,6 +172,8 @@ def candidates_view() -> None:
     st.dataframe(pd.DataFrame([{"candidate": c.candidate_id, "kind": c.kind, "sha256": c.sha256[:16] + "…",
                                 "clean recall": c.metrics.get("clean_recall"),
                                 "triggered recall": c.metrics.get("triggered_recall"),
+                                "robust recall (FGSM)": c.metrics.get("robust_recall_fgsm"),
+                                "base robust recall (FGSM)": c.metrics.get("base_robust_recall_fgsm"),
                                 "promoted by": c.promoted_by or "", "created": c.created_at} for c in found]),
                  hide_index=True, width="stretch")
     pending = [c.candidate_id for c in found if c.promoted_at is None]

@@ -55,6 +55,8 @@ def test_a_viewer_cannot_launch_attacks(secmlops_home, monkeypatch):
     assert not at.exception, [e.value for e in at.exception]
     assert at.button(key="attack:run-button").disabled
     assert any("run_attacks" in c.value for c in at.caption)
+    buttons = {b.label: b for b in at.button}
+    assert buttons["Train"].disabled and buttons["Evaluate on the sample images"].disabled
 
 
 def test_run_button_queues_a_job_and_the_stored_run_is_shown(secmlops_home, monkeypatch):

@@ -162,3 +162,32 @@ def test_cli_evaluate_builds_the_table_and_gates(secmlops_home, capsys, tmp_path
     assert main(args) == 0
     assert json.loads(capsys.readouterr().out)["basis"] == "clean-model"
     assert main(["evaluate", "--images", str(images), "--attacks", "deepfool"]) == 2
+
+
+def test_adversarial_training_is_a_measured_candidate_and_a_row_of_the_tradeoff_table(store, secmlops_home, capsys):
+    """The training-time defense on CPU at a small setting: a candidate that never serves until promoted,
+    measured against its base, and usable as a row of the evaluation."""
+    from secmlops_core.attacks.finetune import list_candidates
+    from secmlops_core.cli import main
+    from secmlops_core.detector.weights import list_weights
+
+    assert main(["harden", "--epochs", "1", "--samples", "8", "--imgsz", "160", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    m = out["metrics"]
+    assert {"clean_recall", "robust_recall_fgsm", "base_clean_recall", "base_robust_recall_fgsm", "latency_ms",
+            "base_latency_ms", "train_s"} <= set(m)
+    assert m["base_clean_recall"] == 1.0 and 0 <= m["robust_recall_fgsm"] <= 1 and m["train_s"] > 0
+    (candidate,) = list_candidates(store)
+    assert candidate.kind == "adv-trained" and candidate.candidate_id == out["candidate_id"]
+    assert candidate.sha256 not in {w.sha256 for w in list_weights()}
+    assert main(["evaluate", "--images", "samples", "--attacks", "fgsm", "--defenses", "--imgsz", "160",
+                 "--hardened", candidate.candidate_id, "--json", "--min-robust-recall", "0",
+                 "--gate-defense", f"model:{candidate.candidate_id}"]) == 0
+    table = json.loads(capsys.readouterr().out)
+    rows = {r["defense"]: r for r in table["rows"]}
+    assert set(rows) == {"none", f"model:{candidate.candidate_id}"}
+    hardened = rows[f"model:{candidate.candidate_id}"]
+    assert hardened["clean_recall"] is not None and hardened["robust_recall"]["fgsm"] is not None
+    assert "adversarially trained candidates" in table["settings_note"] and table["gate"]["passed"] is True
+    assert main(["harden", "--eps", "2"]) == 2
+    assert "eps = 2" in capsys.readouterr().err
