@@ -93,19 +93,26 @@ HARDENING_PARAMS = (
 
 def check_hardening_params(raw: dict | None = None) -> dict:
     """Defaults overridden by ``raw``, every value range-checked (ValidationFailed lists all problems)."""
-    merged = {p.name: p.default for p in HARDENING_PARAMS}
-    problems = []
+    problems: list[str] = []
+    checked = checked_params(HARDENING_PARAMS, {}, raw, "adversarial training", problems)
+    if problems:
+        raise ValidationFailed(problems, subject="adversarial training parameters")
+    return checked
+
+
+def checked_params(specs, preset_values: dict, raw: dict | None, owner: str, problems: list[str]) -> dict:
+    """Defaults, then a preset's values, then ``raw`` (None values ignored), each range-checked;
+    problems are appended to ``problems``."""
+    merged = {p.name: p.default for p in specs}
+    merged.update(preset_values)
     for name, value in (raw or {}).items():
         if value is None:
             continue
         if name not in merged:
-            problems.append(f"adversarial training: unknown parameter {name!r} (known: {', '.join(merged)})")
+            problems.append(f"{owner}: unknown parameter {name!r} (known: {', '.join(merged)})")
             continue
         merged[name] = value
-    checked = {p.name: p.check(merged[p.name], problems, "adversarial training") for p in HARDENING_PARAMS}
-    if problems:
-        raise ValidationFailed(problems, subject="adversarial training parameters")
-    return checked
+    return {p.name: p.check(merged[p.name], problems, owner) for p in specs}
 
 
 ATTACKS: dict[str, AttackSpec] = {a.id: a for a in (
@@ -180,17 +187,8 @@ def check_params(attack_id: str, raw: dict | None = None, preset: str | None = N
     spec = get_attack(attack_id)
     if preset is not None and preset not in spec.presets:
         raise UserFacingError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
-    merged = {p.name: p.default for p in spec.params}
-    merged.update(spec.presets.get(preset, {}) if preset else {})
-    problems = []
-    for name, value in (raw or {}).items():
-        if value is None:
-            continue
-        if name not in merged:
-            problems.append(f"{attack_id}: unknown parameter {name!r} (known: {', '.join(merged)})")
-            continue
-        merged[name] = value
-    checked = {p.name: p.check(merged[p.name], problems, attack_id) for p in spec.params}
+    problems: list[str] = []
+    checked = checked_params(spec.params, spec.presets.get(preset, {}) if preset else {}, raw, attack_id, problems)
     if "step" in checked and "eps" in checked and not problems and checked["step"] > checked["eps"]:
         problems.append(f"{attack_id}: step ({checked['step']:.4f}) must not exceed eps ({checked['eps']:.4f})")
     if problems:
