@@ -89,7 +89,8 @@ def _raw_params(args) -> dict:
 
 
 def _attack(args) -> int:
-    from secmlops_core.attacks.runs import AttackRequest, execute_attack, job_resource
+    from secmlops_core.attacks.model import job_resource
+    from secmlops_core.attacks.runs import AttackRequest, execute_attack
     from secmlops_core.jobs import get_job_manager
 
     ref = args.image if ":" in args.image.split("/")[0] else args.image
@@ -105,7 +106,7 @@ def _attack(args) -> int:
         return {"run_id": holder["run"].run_id}
 
     job = manager.run_inline(f"attack:{args.attack}", work, title=f"{args.attack} on {ref} (CLI)", params=params,
-                             resource=job_resource(args.attack), time_limit_s=3600)
+                             resource=job_resource(), time_limit_s=3600)
     if job.status != "succeeded":
         from secmlops_core.errors import UserFacingError
 
@@ -215,7 +216,7 @@ def _print_evaluation(e) -> None:
 def _harden(args) -> int:
     from secmlops_core.attacks.catalog import check_hardening_params
     from secmlops_core.attacks.hardening import JOB_KIND, adversarial_training
-    from secmlops_core.attacks.model import attack_device
+    from secmlops_core.attacks.model import job_resource
     from secmlops_core.errors import UserFacingError
     from secmlops_core.jobs import get_job_manager
 
@@ -229,7 +230,7 @@ def _harden(args) -> int:
         return {"candidate_id": holder["out"]["candidate_id"], "metrics": holder["out"]["metrics"]}
 
     job = manager.run_inline(JOB_KIND, work, title="adversarial training (CLI)", params=params,
-                             resource="gpu" if attack_device().startswith("cuda") else "cpu", time_limit_s=6 * 3600)
+                             resource=job_resource(), time_limit_s=6 * 3600)
     if job.status != "succeeded":
         raise UserFacingError(job.error or f"the fine-tune {job.status}")
     out = holder["out"]

@@ -144,10 +144,11 @@ def evaluate(images: list[tuple[str, np.ndarray]], attacks: list[str], defenses:
         ref_peds = [d for d in reference.detections if d.is_pedestrian]
         reference_total += len(ref_peds)
         flags["clean"] += detection_instability(model, x, clean).flagged
+        hardened_clean = {}
         for row in rows:
             t = time.perf_counter()
             if row in models:
-                result = models[row].predict(x)[0]
+                result = hardened_clean[row] = models[row].predict(x)[0]
             else:
                 result = model.predict(x if row == "none" else apply_defense(preprocessors[row], x))[0]
             latency[row].append((time.perf_counter() - t) * 1000)
@@ -166,7 +167,7 @@ def evaluate(images: list[tuple[str, np.ndarray]], attacks: list[str], defenses:
                 _add(counts[row][attack], ref_peds, model.predict(shown)[0])
             for row, hardened_model in models.items():
                 own = adversarial if spec.family == "patch" else fr.quantise(_make_adversarial(
-                    hardened_model, x, spec, params[attack], hardened_model.predict(x)[0], None)[0])
+                    hardened_model, x, spec, params[attack], hardened_clean[row], None)[0])
                 _add(counts[row][attack], ref_peds, hardened_model.predict(own)[0])
             done += 1
             _tick(ctx, done, units, f"{name}: {attack}")

@@ -278,11 +278,10 @@ def promote_candidate(store: Store, candidate_id: str, operator: str, reason: st
     The live detector keeps its configured weights; an operator then points a feed at the new
     id. The promotion (who, why, which SHA-256) is recorded as provenance evidence.
     """
-    from secmlops_core.detector.weights import register_weights, resolve_weights
-    from secmlops_core.evidence import add_evidence
-
     from secmlops_core.access import audit
     from secmlops_core.access.policy import require
+    from secmlops_core.detector.weights import register_weights, resolve_weights
+    from secmlops_core.evidence import add_evidence
 
     require("promote_models")
     settings = settings or get_settings()

@@ -17,7 +17,7 @@ import numpy as np
 from secmlops_core.attacks import finetune as ft
 from secmlops_core.attacks.catalog import ATTACKS, check_hardening_params, check_params
 from secmlops_core.attacks.defenses import match_boxes
-from secmlops_core.attacks.model import AttackModel, attack_device, load_attack_model
+from secmlops_core.attacks.model import AttackModel, job_resource, load_attack_model
 from secmlops_core.settings import Settings, get_settings
 from secmlops_core.store import Store, get_store
 
@@ -90,5 +90,5 @@ def submit_adversarial_training(params: dict, manager=None, weights: str | None 
     manager = manager or get_job_manager()
     return manager.submit(JOB_KIND, lambda ctx: adversarial_training(checked, ctx, manager.store, weights),
                           title=f"Adversarial training (FGSM eps {checked['eps']:.3f}, {checked['epochs']} epoch(s))",
-                          params=checked, resource="gpu" if attack_device().startswith("cuda") else "cpu",
+                          params=checked, resource=job_resource(),
                           time_limit_s=time_limit_s)

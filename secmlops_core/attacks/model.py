@@ -40,6 +40,11 @@ def attack_device() -> str:
     return "cuda:0" if _gpu_lost_reason is None and torch.cuda.is_available() else "cpu"
 
 
+def job_resource() -> str:
+    """The job-manager resource attack work takes: 'gpu' when it will run on CUDA, else 'cpu'."""
+    return "gpu" if attack_device().startswith("cuda") else "cpu"
+
+
 def is_device_loss(exc: BaseException) -> bool:
     """Whether an error says the GPU can no longer run this work."""
     return isinstance(exc, RuntimeError) and any(marker in str(exc) for marker in DEVICE_LOSS_MARKERS)

@@ -335,13 +335,6 @@ def list_runs(store: Store, limit: int = 20, status: str | None = None) -> list[
     return [_run(r) for r in rows]
 
 
-def job_resource(attack_id: str) -> str:
-    """'gpu' when CUDA is present and the attack benefits, else 'cpu'."""
-    from secmlops_core.attacks.model import attack_device
-
-    return "gpu" if attack_device().startswith("cuda") else "cpu"
-
-
 def submit_attack(request: AttackRequest, frame_bgr: np.ndarray | None = None, manager=None,
                   time_limit_s: float = 900.0) -> str:
     """Queue a run as a background job (parameters checked now, so bad input fails at once); returns the job id."""
@@ -356,5 +349,5 @@ def submit_attack(request: AttackRequest, frame_bgr: np.ndarray | None = None, m
 
     return manager.submit(f"attack:{request.attack}", work, title=f"{ATTACKS[request.attack].title} on {request.image_ref}",
                           params={**params, "image": request.image_ref, "defenses": list(request.defenses)},
-                          resource=job_resource(request.attack), time_limit_s=time_limit_s,
+                          resource=attack_model.job_resource(), time_limit_s=time_limit_s,
                           ref=request.threat_id)

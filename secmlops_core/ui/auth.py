@@ -34,7 +34,7 @@ def _remember(principal: Principal, kiosk_token: str | None = None) -> Principal
     return principal
 
 
-def _current_form(principal: Principal) -> Principal | None:
+def _as_stored_now(principal: Principal) -> Principal | None:
     """The principal as the store sees it now: None when the account or token is gone."""
     if principal.auth_method == "kiosk":
         try:
@@ -58,7 +58,7 @@ def _session_principal() -> Principal | None:
             st.warning("Your session has expired; please sign in again.")
             return None
     if time.time() - st.session_state.get(CHECKED_AT_KEY, 0) >= RECHECK_SECONDS:
-        current = _current_form(principal)
+        current = _as_stored_now(principal)
         if current is None:
             sign_out()
             return None
