@@ -9,7 +9,7 @@ import streamlit as st
 
 from secmlops_core.attacks.catalog import ATTACKS, DEFENSES, PRESETS, check_params
 from secmlops_core.errors import UserFacingError
-from secmlops_core.ui.shell import settings, store
+from secmlops_core.ui.shell import settings, signed_in_fragment, store
 
 JOB_KEY, RUN_KEY = "attack:job", "attack:run"
 SAMPLE_CHOICES = {"bus.jpg (4 pedestrians)": "sample:bus", "zidane.jpg (2 people)": "sample:zidane"}
@@ -161,7 +161,7 @@ def job_panel() -> None:
     if not job_id:
         return
 
-    @st.fragment(run_every=1.0)
+    @signed_in_fragment(run_every=1.0)
     def panel():
         job = _manager().get(job_id)
         if job is None:

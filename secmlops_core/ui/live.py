@@ -14,7 +14,7 @@ from secmlops_core.feed import state as feeds
 from secmlops_core.feed.scenarios import SCENARIOS
 from secmlops_core.telemetry import query
 from secmlops_core.telemetry.writer import utc_now
-from secmlops_core.ui.shell import settings
+from secmlops_core.ui.shell import settings, signed_in_fragment
 
 WINDOWS = {"5 min": 5, "15 min": 15, "1 hour": 60, "6 hours": 360, "24 hours": 1440, "7 days": 10080}
 HEALTH_ICON = {"up": "🟢 up", "stale": "🟠 stale", "down": "🔴 down"}
@@ -47,7 +47,7 @@ def sidebar_controls() -> LiveView:
 def live_dashboard(view: LiveView) -> None:
     """Feed status, latest frames, KPIs and time series; re-runs on its own when auto-refresh is on."""
 
-    @st.fragment(run_every=view.refresh_seconds if view.auto_refresh else None)
+    @signed_in_fragment(run_every=view.refresh_seconds if view.auto_refresh else None)
     def body():
         _status_table()
         _kpis(view)

@@ -14,8 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from secmlops_core.monitoring.wall import WallState, collect
-from secmlops_core.ui.auth import ensure_still_signed_in
-from secmlops_core.ui.shell import settings, store
+from secmlops_core.ui.shell import settings, signed_in_fragment, store
 
 SEVERITY_BADGE = {"critical": "🟥 critical", "high": "🟧 high", "medium": "🟨 medium", "low": "🟦 low", "info": "⬜ info"}
 HEALTH_BADGE = {"up": "🟢 up", "stale": "🟠 stale", "down": "🔴 down"}
@@ -55,9 +54,8 @@ def render() -> None:
     """The whole wall."""
     st.markdown(_CSS, unsafe_allow_html=True)
 
-    @st.fragment(run_every=refresh_seconds())
+    @signed_in_fragment(run_every=refresh_seconds())
     def body():
-        ensure_still_signed_in()
         try:
             state = wall_state()
         except Exception as exc:  # never a traceback on the wall
