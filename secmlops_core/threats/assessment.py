@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
+from secmlops_core.access.policy import can
 from secmlops_core.catalog.rules import Catalog, load_catalog
 from secmlops_core.pipeline.model import Pipeline
 from secmlops_core.store import Store
@@ -123,10 +124,19 @@ def assess(pipeline: Pipeline, catalog: Catalog | None = None, entries: dict | N
 
 def assess_stored(store: Store, pipeline: Pipeline, catalog: Catalog | None = None,
                   pipeline_version: int | None = None, author: str = "system") -> tuple[Assessment, reg.SyncResult]:
-    """Generate, sync the register of the pipeline in the store, and assess with its decisions."""
+    """Generate, sync the register of the pipeline in the store, and assess with its decisions.
+
+    Only the shared catalog writes the shared register, and only for someone who may edit the
+    pipeline's threats: a person's own rules file (``catalog.user_source``) or a reader's visit
+    gives an assessment against the stored decisions and changes nothing in the store.
+    """
     catalog = catalog or load_catalog()
     threat_set = generate_threats(pipeline, catalog)
-    sync = reg.sync_register(store, pipeline.id, threat_set.threats, pipeline_version, author)
-    entries, generation = reg.load_register(store, pipeline.id)
+    if catalog.user_source is None and can("edit_threats", pipeline.id):
+        sync = reg.sync_register(store, pipeline.id, threat_set.threats, pipeline_version, author)
+        entries, generation = reg.load_register(store, pipeline.id)
+    else:
+        entries, generation = reg.load_register(store, pipeline.id)
+        sync = reg.SyncResult(generation, (), (), (), False)
     states = reg.control_states(store, pipeline.id)
     return assess(pipeline, catalog, entries, generation, states, threat_set), sync

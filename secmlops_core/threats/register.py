@@ -113,7 +113,9 @@ def _history(conn, pipeline_id, subject_type, subject_id, field, old, new, autho
 
 def sync_register(store: Store, pipeline_id: str, threats, pipeline_version: int | None = None,
                   author: str = "system") -> SyncResult:
-    """Record a generation's threats (Threat objects) in the register; decisions are kept."""
+    """Record a generation's threats (Threat objects) in the register; decisions are kept.
+    Writing the shared register needs ``edit_threats`` on the pipeline."""
+    require("edit_threats", pipeline_id)
     current = {threat.id: threat for threat in threats}
     with store.connect() as conn:
         rows = conn.execute("SELECT threat_id, present FROM threat_register WHERE pipeline_id = ?",
