@@ -22,6 +22,7 @@ from secmlops_core.threats.assessment import AssessedThreat, Assessment, assess_
 from secmlops_core.threats.paths import blast_radius
 from secmlops_core.threats.risk import BANDS, matrix_bands
 from secmlops_core.threats.workshop import apply_answers, changed_answers, stage_questions
+from secmlops_core.ui.flow_adapter import escape_markdown
 from secmlops_core.ui.shell import acting_principal, store
 
 USER_RULES_KEY = "threats_user_rules"
@@ -64,7 +65,8 @@ def sidebar_rules() -> Catalog:
                 st.session_state[USER_RULES_KEY] = (upload.name, text)
         loaded = st.session_state.get(USER_RULES_KEY)
         if loaded:
-            st.caption(f"Using {loaded[0]} for this session.")
+            st.caption(f"Using {escape_markdown(loaded[0])} in your view only: the shared register keeps "
+                       "the built-in rules, and your file changes nothing in it.")
             if st.button("Use built-in rules only", key="threats_rules_reset"):
                 st.session_state.pop(USER_RULES_KEY, None)
                 st.rerun()
@@ -75,7 +77,8 @@ def sidebar_rules() -> Catalog:
 
 
 def load_assessment(pipeline: Pipeline, catalog: Catalog) -> tuple[Assessment, reg.SyncResult]:
-    """Generate, sync the register and assess (fast enough to run on every rerun)."""
+    """Generate and assess; the shared register is synced only for people who may edit threats and
+    only from the shared catalog (fast enough to run on every rerun)."""
     versions = library.list_versions(store(), pipeline.id)
     version = versions[0].version if versions else None
     return assess_stored(store(), pipeline, catalog, pipeline_version=version, author=author())
