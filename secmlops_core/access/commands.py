@@ -49,6 +49,13 @@ def _users_list(args) -> int:
     return 0
 
 
+def _users_unlock(args) -> int:
+    count = users.clear_sign_in_failures(get_store(), args.username, args.source)
+    where = f" from {args.source}" if args.source is not None else ""
+    print(f"cleared {count} failed sign-in(s) of {args.username}{where}")
+    return 0
+
+
 def _kiosk_token(args) -> int:
     if args.revoke:
         count = users.revoke_kiosk_tokens(get_store(), args.label)
@@ -96,6 +103,10 @@ def register(subparsers) -> None:
     remove.add_argument("username")
     remove.set_defaults(handler=_users_remove)
     commands.add_parser("list", help="list accounts").set_defaults(handler=_users_list)
+    unlock = commands.add_parser("unlock", help="clear an account's failed sign-ins so it may sign in again")
+    unlock.add_argument("username")
+    unlock.add_argument("--source", help="only the failures from this client address")
+    unlock.set_defaults(handler=_users_unlock)
     kiosk = commands.add_parser("kiosk-token", help="create (or --revoke) a read-only token for a wall screen")
     kiosk.add_argument("label")
     kiosk.add_argument("--revoke", action="store_true", help="revoke every token with this label (exit 1 if none)")

@@ -1,7 +1,7 @@
 """Local accounts for offline workshops, kiosk tokens for wall screens, and sign-in checks.
 
 Passwords are hashed with Argon2id (argon2-cffi, salted, memory-hard). Failed sign-ins are
-throttled per account. OIDC users (``st.login``) are looked up here by e-mail for their roles.
+throttled per account and source. OIDC users (``st.login``) are looked up here by e-mail for their roles.
 """
 
 from __future__ import annotations
@@ -121,15 +121,35 @@ def list_users(store: Store) -> list[UserAccount]:
     return [_row_to_account(row) for row in rows]
 
 
-def authenticate(store: Store, username: str, password: str) -> Principal:
-    """Check a local password; raises SignInFailed with one message for every kind of failure."""
-    generic = SignInFailed("Wrong username or password.")
+def _reserve_attempt(store: Store, username: str, source: str) -> bool:
+    """One atomic step: count the recent failures of this account from this source and, when
+    under the limit, record this attempt as a failure until it succeeds. False when throttled.
+
+    Counting and recording in one unit of work (the store serialises units of work across
+    threads and processes) means concurrent guesses cannot all pass the count before any is
+    recorded."""
     with store.connect() as conn:
-        (failures,) = conn.execute("SELECT count(*) FROM sign_in_failures WHERE username = ? AND failed_at > ?",
-                                   [username, _utc_now() - FAILURE_WINDOW]).fetchone()
+        (failures,) = conn.execute("SELECT count(*) FROM sign_in_failures WHERE username = ? AND source = ? "
+                                   "AND failed_at > ?", [username, source, _utc_now() - FAILURE_WINDOW]).fetchone()
         if failures >= MAX_FAILURES:
-            audit.record(conn, "sign_in.throttled", username, actor=username)
-            raise SignInFailed(f"Too many failed attempts; try again in {FAILURE_WINDOW.seconds // 60} minutes.")
+            return False
+        conn.execute("INSERT INTO sign_in_failures (username, source, failed_at) VALUES (?, ?, ?)",
+                     [username, source, _utc_now()])
+    return True
+
+
+def authenticate(store: Store, username: str, password: str, source: str = "") -> Principal:
+    """Check a local password; raises SignInFailed with one message for every kind of failure.
+
+    At most ``MAX_FAILURES`` failed attempts per account and source (the client address) are
+    checked within ``FAILURE_WINDOW``; further ones are refused unchecked and audited.
+    """
+    generic = SignInFailed("Wrong username or password.")
+    source = (source or "")[:120]
+    if not _reserve_attempt(store, username, source):
+        audit.record_event(store, "sign_in.throttled", username, after={"source": source}, actor=username)
+        raise SignInFailed(f"Too many failed attempts; try again in {FAILURE_WINDOW.seconds // 60} minutes.")
+    with store.connect() as conn:
         row = conn.execute("SELECT username, display_name, password_hash, roles, pipelines, disabled, created_at "
                            "FROM users WHERE username = ?", [username]).fetchone()
     stored_hash = row[2] if row else None
@@ -139,19 +159,29 @@ def authenticate(store: Store, username: str, password: str) -> Principal:
             raise VerifyMismatchError()
         _hasher.verify(stored_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
-        with store.connect() as conn:
-            conn.execute("INSERT INTO sign_in_failures (username, failed_at) VALUES (?, ?)", [username, _utc_now()])
-            audit.record(conn, "sign_in.failed", username, actor=username)
+        audit.record_event(store, "sign_in.failed", username, after={"source": source}, actor=username)
         raise generic from None
     account = _row_to_account(row)
     if account.disabled:
         raise generic
     with store.connect() as conn:
-        conn.execute("DELETE FROM sign_in_failures WHERE username = ?", [username])
+        conn.execute("DELETE FROM sign_in_failures WHERE username = ? AND source = ?", [username, source])
         if _hasher.check_needs_rehash(stored_hash):
             conn.execute("UPDATE users SET password_hash = ? WHERE username = ?", [_hasher.hash(password), username])
-        audit.record(conn, "sign_in", username, actor=username, after={"method": "password"})
+        audit.record(conn, "sign_in", username, actor=username, after={"method": "password", "source": source})
     return account.principal("password")
+
+
+def clear_sign_in_failures(store: Store, username: str, source: str | None = None) -> int:
+    """Lift the throttle of an account (from one source, or from all); returns the failures cleared."""
+    require("manage_users")
+    clause, params = ("AND source = ?", [source]) if source is not None else ("", [])
+    with store.connect() as conn:
+        (count,) = conn.execute(f"SELECT count(*) FROM sign_in_failures WHERE username = ? {clause}",
+                                [username, *params]).fetchone()
+        conn.execute(f"DELETE FROM sign_in_failures WHERE username = ? {clause}", [username, *params])
+        audit.record(conn, "sign_in.unlock", username, after={"source": source, "cleared": count})
+    return count
 
 
 _DUMMY_HASH = _hasher.hash("not-a-real-password-" + secrets.token_hex(8))

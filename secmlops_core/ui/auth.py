@@ -33,6 +33,12 @@ def _kiosk_from_query() -> Principal | None:
         return None
 
 
+def _client_address() -> str:
+    """The browser's address as the server sees it (sign-in throttling counts per source)."""
+    address = st.context.ip_address
+    return address if isinstance(address, str) else ""
+
+
 def _local_form() -> None:
     st.title("Sign in to SecMLOps Studio")
     with st.form("sign_in"):
@@ -41,7 +47,7 @@ def _local_form() -> None:
         submitted = st.form_submit_button("Sign in", type="primary")
     if submitted:
         try:
-            remember_principal(users.authenticate(_store(), username.strip(), password))
+            remember_principal(users.authenticate(_store(), username.strip(), password, source=_client_address()))
         except UserFacingError as exc:
             st.error(str(exc))
         else:
