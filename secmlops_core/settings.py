@@ -50,6 +50,9 @@ class Settings:
     session_timeout_minutes: float = 480.0
     # Attack-lab jobs (attacks, evaluations, poisoning) one person may launch per hour; 0 = no limit.
     attack_jobs_per_hour: int = 30
+    # The key that signs the audit trail's head; default: beside the store file. Keep it where
+    # people who can edit the store file cannot write (see the README's audit section).
+    audit_key_file: Path | None = None
     extra: dict = field(default_factory=dict, compare=False)
 
     @property
@@ -100,7 +103,7 @@ def _coerce(name: str, raw, target_type, problems: list[str]):
 _TYPES = {"home": Path, "max_pipeline_file_mb": float, "max_image_megapixels": float,
           "max_image_file_mb": float, "default_weights": str, "sample_feed": bool,
           "wall_refresh_seconds": float, "telemetry_retention_days": int, "auth_mode": str,
-          "session_timeout_minutes": float, "attack_jobs_per_hour": int}
+          "session_timeout_minutes": float, "attack_jobs_per_hour": int, "audit_key_file": Path}
 AUTH_MODES = ("none", "local", "oidc")
 
 _RANGES = {"max_pipeline_file_mb": (0.001, 500), "max_image_megapixels": (0.01, 200),
