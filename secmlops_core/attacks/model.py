@@ -210,16 +210,22 @@ def load_attack_model(weights: str | None = None, settings: Settings | None = No
 
 
 def load_candidate_model(path: Path, sha256: str, base: AttackModel, candidate_id: str) -> AttackModel:
-    """A fine-tuned candidate (poisoned or adversarially trained) checked against its recorded hash."""
+    """A fine-tuned candidate (poisoned or adversarially trained) checked against its recorded hash.
+
+    The file is read only by the restricted unpickler (``torch.load(weights_only=True)`` under the
+    checkpoint allow-list); a candidate that names anything else is refused.
+    """
+    from secmlops_core.detector.checkpoint_safety import detector_model, safe_load_checkpoint
     from secmlops_core.detector.weights import sha256_file
     from secmlops_core.errors import UserFacingError
 
     if not Path(path).is_file() or sha256_file(Path(path)) != sha256:
         raise UserFacingError(f"candidate {candidate_id}: file {path} is missing or does not match its recorded SHA-256")
-    import torch
-
-    checkpoint = torch.load(str(path), map_location="cpu", weights_only=False)
-    module = _freeze(checkpoint["model"], base.device)
+    try:
+        network = detector_model(safe_load_checkpoint(path), path)
+    except UserFacingError as exc:
+        raise UserFacingError(f"candidate {candidate_id}: {exc}") from None
+    module = _freeze(network, base.device)
     entry = copy.copy(base.entry)
     object.__setattr__(entry, "id", candidate_id)
     return AttackModel(entry=entry, module=module, device=base.device, names=dict(base.names), sha256=sha256)

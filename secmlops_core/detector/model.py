@@ -15,6 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
+from secmlops_core.detector.checkpoint_safety import inspect_detector_checkpoint
 from secmlops_core.detector.results import Detection, FrameResult
 from secmlops_core.detector.stats import image_stats
 from secmlops_core.detector.weights import WeightsEntry, resolve_weights, verified_copy
@@ -102,7 +103,10 @@ class Detector:
 
 
 def load_detector(weights: str | os.PathLike | None = None, settings: Settings | None = None) -> Detector:
-    """Resolve, verify (SHA-256) and load weights once per process; later calls reuse the model."""
+    """Resolve, verify (SHA-256), check (restricted unpickler) and load weights once per process.
+
+    Later calls reuse the model.
+    """
     settings = settings or get_settings()
     entry = resolve_weights(weights, settings)
     path = entry.file_path()
@@ -112,6 +116,11 @@ def load_detector(weights: str | os.PathLike | None = None, settings: Settings |
             return _cache[key]
         verified = verified_copy(entry, settings)
         _prepare_ultralytics_env(settings)
+        # ultralytics unpickles in full: only a file the restricted unpickler accepted gets that far.
+        try:
+            inspect_detector_checkpoint(verified)
+        except UserFacingError as exc:
+            raise UserFacingError(f"weights {entry.id!r} ({path}): {exc}") from None
         from ultralytics import YOLO
 
         device, half = select_device()

@@ -3,7 +3,9 @@
 Built-in entries ship as YAML in this package; operators add entries to
 ``settings.weights_registry_path`` with :func:`register_weights` (``secmlops weights register``).
 A ``.pt`` file is a pickle that runs code when loaded, so :func:`verify_weights` re-hashes the
-file before every load and refuses anything unknown or modified.
+file before every load and refuses anything unknown or modified, and
+:mod:`~secmlops_core.detector.checkpoint_safety` reads it with a restricted unpickler first:
+registering refuses a file that is not a safe detector checkpoint.
 """
 
 from __future__ import annotations
@@ -210,6 +212,14 @@ def verified_copy(entry: WeightsEntry, settings: Settings | None = None) -> Path
     return target
 
 
+def _check_is_detector_checkpoint(path: Path, settings: Settings) -> None:
+    from secmlops_core.detector.checkpoint_safety import inspect_detector_checkpoint
+    from secmlops_core.detector.model import _prepare_ultralytics_env
+
+    _prepare_ultralytics_env(settings)
+    inspect_detector_checkpoint(path)  # UserFacingError "refusing checkpoint <path>: ..." names the file
+
+
 def register_weights(
     path: str | os.PathLike,
     weights_id: str | None = None,
@@ -221,7 +231,11 @@ def register_weights(
     notes: str = "",
     settings: Settings | None = None,
 ) -> WeightsEntry:
-    """Record a checkpoint's SHA-256 in the operator registry so it may be loaded; returns the entry."""
+    """Record a checkpoint's SHA-256 in the operator registry so it may be loaded; returns the entry.
+
+    The file must pass the restricted-unpickler check and hold a detection network with class
+    names; otherwise UserFacingError, and neither the registry nor the audit trail is written.
+    """
     require("manage_weights")
     settings = settings or get_settings()
     file_path = Path(path).expanduser()
@@ -233,8 +247,12 @@ def register_weights(
         raise UserFacingError(f"invalid weights id {weights_id!r}: use letters, digits, '.', '_' or '-'")
     if any(e.id == weights_id for e in builtin_weights()):
         raise UserFacingError(f"{weights_id!r} is a built-in weights id; choose another id")
+    digest = sha256_file(file_path)
+    _check_is_detector_checkpoint(file_path, settings)
+    if sha256_file(file_path) != digest:
+        raise UserFacingError(f"cannot register {file_path}: the file changed while it was being checked")
     entry = WeightsEntry(
-        id=weights_id, sha256=sha256_file(file_path), path=str(file_path),
+        id=weights_id, sha256=digest, path=str(file_path),
         class_labels=dict(class_labels or {}),
         pedestrian_classes=tuple(pedestrian_classes or DEFAULT_PEDESTRIAN_CLASSES),
         source=source, licence=licence, notes=notes,

@@ -132,12 +132,12 @@ def test_registry_rejects_bad_ids_and_unknown_refs(tmp_path, fresh_settings):
         weights.resolve_weights("nope", fresh_settings)
 
 
-def test_registered_non_checkpoint_fails_cleanly(tmp_path, fresh_settings):
+def test_a_non_checkpoint_is_refused_at_register(tmp_path, fresh_settings):
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"not a checkpoint at all")
-    weights.register_weights(junk, "junk", settings=fresh_settings)
-    with pytest.raises(UserFacingError, match="could not be loaded"):
-        load_detector("junk", fresh_settings)
+    with pytest.raises(UserFacingError, match="not a zip-format torch checkpoint"):
+        weights.register_weights(junk, "junk", settings=fresh_settings)
+    assert [e.id for e in weights.list_weights(fresh_settings)] == ["pds-yolov8s-fall"]
 
 
 @pytest.mark.slow
