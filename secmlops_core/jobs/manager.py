@@ -20,7 +20,7 @@ from secmlops_core.access.policy import access_catalog, job_permissions, require
 from secmlops_core.errors import UserFacingError
 from secmlops_core.settings import get_settings
 from secmlops_core.store import Store, get_store
-from secmlops_core.processes import process_alive
+from secmlops_core.processes import process_alive, process_start_time
 from secmlops_core.telemetry.files import file_lock
 
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "queued", "running", "succeeded", "failed", "cancelled"
@@ -177,17 +177,28 @@ class JobManager:
             raise UserFacingError(f"{MAX_PENDING_JOBS} jobs are already queued or running; wait or cancel some")
         principal, counted = self._admit(kind, resource)
         job_id = uuid.uuid4().hex[:12]
+        with _running_lock:  # before its row exists, so no reader takes the new job for an orphan
+            _running_here.add(job_id)
+        try:
+            self._insert((job_id, kind, title, params, resource, time_limit_s, ref), principal, counted)
+        except BaseException:
+            with _running_lock:
+                _running_here.discard(job_id)
+            raise
+        return job_id
+
+    def _insert(self, row, principal, counted: bool) -> None:
+        job_id, kind, title, params, resource, time_limit_s, ref = row
         with self.store.connect() as conn:
             if counted:
                 self._check_quota(conn, principal.label)
             conn.execute(
                 "INSERT INTO jobs (job_id, kind, title, resource, status, params, time_limit_s, owner_pid, ref, "
-                "submitted_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "submitted_by, owner_started) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [job_id, kind, title[:200], resource, QUEUED, json.dumps(params or {}, default=str),
-                 float(time_limit_s), os.getpid(), ref, principal.label])
+                 float(time_limit_s), os.getpid(), ref, principal.label, _OWN_START])
             audit.record(conn, "job.submit", job_id, None,
                          {"kind": kind, "title": title[:200], "resource": resource, "params": params or {}})
-        return job_id
 
     @staticmethod
     def _admit(kind: str, resource: str):
@@ -229,6 +240,8 @@ class JobManager:
             with self._lock:
                 self._contexts.pop(job_id, None)
                 self._threads.pop(job_id, None)
+            with _running_lock:
+                _running_here.discard(job_id)
 
     @contextmanager
     def _device(self, resource: str, job_id: str, context: JobContext) -> Iterator[bool]:
@@ -304,23 +317,28 @@ class JobManager:
         return bool(row and row[0])
 
     def get(self, job_id: str) -> JobRecord | None:
-        """The stored record of one job."""
+        """The stored record of one job (a job whose process died reads as failed)."""
         with self.store.connect() as conn:
+            self._fail_orphans(conn)
             row = conn.execute(f"SELECT {_COLUMNS} FROM jobs WHERE job_id = ?", [job_id]).fetchone()
         return _record(row) if row else None
 
     def list(self, kind: str | None = None, limit: int = 20) -> list[JobRecord]:
-        """Jobs, newest first, optionally of one kind (or kind prefix ending in '*')."""
+        """Jobs, newest first, optionally of one kind (or kind prefix ending in '*'); jobs whose
+        process died read as failed."""
         where, params = "", []
         if kind:
             where, params = ("WHERE kind LIKE ?", [kind[:-1] + "%"]) if kind.endswith("*") else ("WHERE kind = ?", [kind])
         with self.store.connect() as conn:
+            self._fail_orphans(conn)
             rows = conn.execute(f"SELECT {_COLUMNS} FROM jobs {where} ORDER BY created_at DESC LIMIT ?",
                                 [*params, int(limit)]).fetchall()
         return [_record(r) for r in rows]
 
     def pending_count(self) -> int:
+        """Jobs queued or running in any process that is still alive."""
         with self.store.connect() as conn:
+            self._fail_orphans(conn)
             return conn.execute("SELECT count(*) FROM jobs WHERE status IN (?, ?)", [QUEUED, RUNNING]).fetchone()[0]
 
     def wait(self, job_id: str, timeout_s: float | None = None) -> JobRecord:
@@ -334,16 +352,35 @@ class JobManager:
     def recover_interrupted(self) -> int:
         """Mark queued/running jobs whose owning process is gone as failed; returns how many."""
         with self.store.connect() as conn:
-            rows = conn.execute("SELECT job_id, owner_pid FROM jobs WHERE status IN (?, ?)", [QUEUED, RUNNING]).fetchall()
-            with self._lock:
-                mine = set(self._contexts)
-            dead = [job_id for job_id, pid in rows
-                    if job_id not in mine and (pid == os.getpid() or not process_alive(pid))]
-            for job_id in dead:
-                conn.execute(
-                    "UPDATE jobs SET status = ?, error = ?, finished_at = current_timestamp WHERE job_id = ?",
-                    [FAILED, "interrupted: the process running this job ended before it finished", job_id])
+            return self._fail_orphans(conn)
+
+    def _fail_orphans(self, conn) -> int:
+        rows = conn.execute("SELECT job_id, owner_pid, owner_started FROM jobs WHERE status IN (?, ?)",
+                            [QUEUED, RUNNING]).fetchall()
+        if not rows:
+            return 0
+        with self._lock, _running_lock:
+            mine = set(self._contexts) | _running_here
+        dead = [job_id for job_id, pid, started in rows if job_id not in mine and _owner_gone(pid, started)]
+        for job_id in dead:
+            conn.execute(
+                "UPDATE jobs SET status = ?, error = ?, finished_at = current_timestamp WHERE job_id = ?",
+                [FAILED, "interrupted: the process running this job ended before it finished", job_id])
         return len(dead)
+
+
+_OWN_START = process_start_time()
+# Jobs that some manager of this process is running now (managers of one process share it).
+_running_here: set[str] = set()
+_running_lock = threading.Lock()
+
+
+def _owner_gone(pid: int, started: float | None) -> bool:
+    """Whether the process that owned a job has ended. A job recorded under this process's id
+    that no manager here is running belongs to an earlier process that had the same id."""
+    if pid == os.getpid():
+        return True
+    return not process_alive(pid, started)
 
 
 _managers: dict[str, JobManager] = {}

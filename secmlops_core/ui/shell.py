@@ -50,7 +50,10 @@ def _bootstrap() -> Settings:
     settings = get_settings()
     from secmlops_core.pipeline.library import ensure_default_pipelines
 
+    from secmlops_core.jobs import get_job_manager
+
     ensure_default_pipelines(get_store(settings.store_path))
+    get_job_manager(get_store(settings.store_path)).recover_interrupted()  # jobs of an app that was killed
     return settings
 
 
