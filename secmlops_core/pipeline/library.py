@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 from secmlops_core.access import audit
-from secmlops_core.access.policy import SYSTEM, acting_as, require
+from secmlops_core.access.policy import SYSTEM, acting_as, can, require
 from secmlops_core.errors import UserFacingError
 from secmlops_core.pipeline.formats import load_pipeline, to_document
 from secmlops_core.pipeline.model import Pipeline
@@ -97,18 +97,20 @@ def save_version(store: Store, pipeline: Pipeline, label: str) -> PipelineVersio
 
 
 def list_pipelines(store: Store) -> list[PipelineSummary]:
-    """Every stored pipeline with its newest version, oldest pipeline first."""
+    """Every stored pipeline the acting principal may see (a workshop limit hides the others),
+    with its newest version, oldest pipeline first."""
     with store.connect() as conn:
         rows = conn.execute(
             "SELECT p.pipeline_id, p.name, v.version, v.label, v.created_at "
             "FROM pipelines p JOIN pipeline_versions v USING (pipeline_id) "
             "WHERE v.version = (SELECT max(version) FROM pipeline_versions w WHERE w.pipeline_id = p.pipeline_id) "
             "ORDER BY p.created_at, p.pipeline_id").fetchall()
-    return [PipelineSummary(*row) for row in rows]
+    return [PipelineSummary(*row) for row in rows if can("view", row[0])]
 
 
 def list_versions(store: Store, pipeline_id: str) -> list[PipelineVersion]:
     """All versions of one pipeline, newest first."""
+    require("view", pipeline_id)
     with store.connect() as conn:
         rows = conn.execute(
             "SELECT pipeline_id, version, label, sha256, author, created_at FROM pipeline_versions "
@@ -118,6 +120,7 @@ def list_versions(store: Store, pipeline_id: str) -> list[PipelineVersion]:
 
 def load_version(store: Store, pipeline_id: str, version: int | None = None) -> Pipeline:
     """A stored version (the newest when ``version`` is None)."""
+    require("view", pipeline_id)
     with store.connect() as conn:
         if version is None:
             row = conn.execute(
@@ -169,6 +172,7 @@ def save_draft(store: Store, pipeline: Pipeline, base_version: int | None) -> No
 
 def load_draft(store: Store, pipeline_id: str) -> Draft | None:
     """The stored draft of a pipeline, if any."""
+    require("view", pipeline_id)
     with store.connect() as conn:
         row = conn.execute("SELECT document, base_version, updated_at FROM pipeline_drafts WHERE pipeline_id = ?",
                            [pipeline_id]).fetchone()

@@ -155,6 +155,7 @@ def sync_register(store: Store, pipeline_id: str, threats, pipeline_version: int
 
 def load_register(store: Store, pipeline_id: str) -> tuple[dict[str, RegisterEntry], int]:
     """All register rows of a pipeline by threat id, and the latest generation number."""
+    require("view", pipeline_id)
     with store.connect() as conn:
         rows = conn.execute(f"SELECT {_COLUMNS} FROM threat_register WHERE pipeline_id = ? ORDER BY threat_id",
                             [pipeline_id]).fetchall()
@@ -239,6 +240,7 @@ def update_entries(store: Store, pipeline_id: str, changes: dict[str, dict], aut
 
 def control_states(store: Store, pipeline_id: str) -> dict[str, ControlState]:
     """Status of every catalog control for a pipeline (``not_started`` when never set)."""
+    require("view", pipeline_id)
     with store.connect() as conn:
         rows = conn.execute("SELECT control_id, status, note, updated_at, updated_by FROM control_status"
                             " WHERE pipeline_id = ?", [pipeline_id]).fetchall()
@@ -300,6 +302,7 @@ def implemented_controls(states: dict[str, ControlState]) -> frozenset:
 
 def history(store: Store, pipeline_id: str, subject_id: str | None = None, limit: int = 500) -> list[HistoryEntry]:
     """Register and control changes of a pipeline, newest first (optionally of one threat/control)."""
+    require("view", pipeline_id)
     query = ("SELECT subject_type, subject_id, field, old_value, new_value, changed_by, changed_at"
              " FROM register_history WHERE pipeline_id = ?")
     params: list = [pipeline_id]
