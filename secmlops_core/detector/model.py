@@ -16,6 +16,7 @@ from typing import Sequence
 import numpy as np
 
 from secmlops_core.detector.checkpoint_safety import inspect_detector_checkpoint
+from secmlops_core.detector.environment import prepare_ultralytics_env
 from secmlops_core.detector.results import Detection, FrameResult
 from secmlops_core.detector.stats import image_stats
 from secmlops_core.detector.weights import WeightsEntry, resolve_weights, verified_copy
@@ -24,13 +25,6 @@ from secmlops_core.settings import Settings, get_settings
 
 _cache: dict[tuple, "Detector"] = {}
 _cache_lock = threading.Lock()
-
-
-def _prepare_ultralytics_env(settings: Settings) -> None:
-    """Offline, and keep ultralytics' own settings file out of the working directory."""
-    os.environ["YOLO_OFFLINE"] = "true"
-    os.environ.setdefault("YOLO_VERBOSE", "false")
-    os.environ.setdefault("YOLO_CONFIG_DIR", str(settings.home / "ultralytics"))
 
 
 def select_device() -> tuple[str, bool]:
@@ -115,7 +109,7 @@ def load_detector(weights: str | os.PathLike | None = None, settings: Settings |
         if key in _cache:
             return _cache[key]
         verified = verified_copy(entry, settings)
-        _prepare_ultralytics_env(settings)
+        prepare_ultralytics_env(settings)
         # ultralytics unpickles in full: only a file the restricted unpickler accepted gets that far.
         try:
             inspect_detector_checkpoint(verified)

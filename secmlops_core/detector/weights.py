@@ -214,9 +214,9 @@ def verified_copy(entry: WeightsEntry, settings: Settings | None = None) -> Path
 
 def _check_is_detector_checkpoint(path: Path, settings: Settings) -> None:
     from secmlops_core.detector.checkpoint_safety import inspect_detector_checkpoint
-    from secmlops_core.detector.model import _prepare_ultralytics_env
+    from secmlops_core.detector.environment import prepare_ultralytics_env
 
-    _prepare_ultralytics_env(settings)
+    prepare_ultralytics_env(settings)
     inspect_detector_checkpoint(path)  # UserFacingError "refusing checkpoint <path>: ..." names the file
 
 
