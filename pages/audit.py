@@ -5,6 +5,7 @@ import streamlit as st
 
 from secmlops_core.access import audit
 from secmlops_core.ui.shell import page_guard, store
+from secmlops_core.ui.text import escape_markdown
 
 page_guard("view_audit")
 st.title("Audit trail")
@@ -12,7 +13,7 @@ check = audit.verify_chain(store())
 if check.ok:
     st.success(f"Hash chain intact: {check.entries} entries.")
 else:
-    st.error(f"Hash chain broken at entry {check.first_bad_seq}: {check.problem}")
+    st.error(f"Hash chain broken at entry {check.first_bad_seq}: {escape_markdown(check.problem)}")
 
 columns = st.columns(3)
 action = columns[0].text_input("Action", placeholder="e.g. pipeline.save", max_chars=80)

@@ -6,6 +6,7 @@ from secmlops_core.access.policy import can
 from secmlops_core.pipeline import library
 from secmlops_core.ui import designer as ui
 from secmlops_core.ui.shell import page_guard, store
+from secmlops_core.ui.text import escape_markdown
 
 page_guard()
 st.title("Pipeline designer")
@@ -15,7 +16,7 @@ if pipeline_id is None:
     st.stop()
 
 for note in st.session_state.pop("designer_import_report", []):
-    st.info(f"Import: {note}")
+    st.info(f"Import: {escape_markdown(note)}")
 
 editor = ui.get_editor(pipeline_id)
 restored = st.session_state.pop(f"designer:{pipeline_id}:restored", None)
@@ -26,7 +27,7 @@ pipeline = editor.pipeline
 editable = can("edit_pipelines", pipeline_id)
 if not editable:
     st.info("Read-only: your role may look at this pipeline but not change it.")
-st.caption(f"{pipeline.name} · {len(pipeline.stages)} stages · {len(pipeline.flows)} flows · "
+st.caption(f"{escape_markdown(pipeline.name)} · {len(pipeline.stages)} stages · {len(pipeline.flows)} flows · "
            f"{len(pipeline.zones)} trust zones · drag between handles to connect; "
            "orange animated flows cross a trust boundary")
 
@@ -44,7 +45,7 @@ if editable:
         saved = library.save_version(store(), editor.pipeline, label or "saved in designer")
         st.session_state[f"designer:{pipeline_id}:base"] = saved.version
         st.session_state[f"designer:{pipeline_id}:draft_rev"] = editor.revision
-        st.toast(f"Saved version {saved.version} of {pipeline.name}", icon="✅")
+        st.toast(f"Saved version {saved.version} of {escape_markdown(pipeline.name)}", icon="✅")
 
 canvas, panel = st.columns([3, 1.25]) if editable else (st.container(), None)
 with canvas:

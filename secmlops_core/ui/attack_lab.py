@@ -10,6 +10,7 @@ import streamlit as st
 from secmlops_core.attacks.catalog import ATTACKS, DEFENSES, PRESETS, check_params
 from secmlops_core.errors import UserFacingError
 from secmlops_core.ui.shell import settings, signed_in_fragment, store
+from secmlops_core.ui.text import escape_markdown
 
 JOB_KEY, RUN_KEY = "attack:job", "attack:run"
 SAMPLE_CHOICES = {"bus.jpg (4 pedestrians)": "sample:bus", "zidane.jpg (2 people)": "sample:zidane"}
@@ -52,12 +53,13 @@ def preselection() -> Preselection:
     params = st.query_params
     demo = params.get("demo")
     if demo and demo not in ATTACKS:
-        st.warning(f"This link asks for the demo {demo!r}, which the attack lab does not know; pick an attack below.")
+        st.warning(f"This link asks for the demo '{escape_markdown(demo)}', which the attack lab does not know; "
+                   "pick an attack below.")
         demo = None
     pre = Preselection(demo, params.get("threat") or None, params.get("pipeline") or None)
     if pre.threat_id:
-        st.info(f"Launched from threat **{pre.threat_id}**"
-                + (f" of pipeline **{pre.pipeline_id}**" if pre.pipeline_id else "")
+        st.info(f"Launched from threat **{escape_markdown(pre.threat_id)}**"
+                + (f" of pipeline **{escape_markdown(pre.pipeline_id)}**" if pre.pipeline_id else "")
                 + ": each run's result is attached to that threat as evidence.")
     return pre
 
@@ -80,7 +82,7 @@ def choose_image():
         try:
             return f"upload:{upload.name}", load_source(f"upload:{upload.name}", settings(), upload.getvalue())
         except UserFacingError as exc:
-            st.error(str(exc))
+            st.error(escape_markdown(exc))
             return None, None
     cameras = [s.camera_id for s in feeds.list_statuses(settings())]
     if not cameras:
@@ -142,7 +144,7 @@ def run_button(pre: Preselection, image_ref, frame, attack, preset, raw, defense
         try:
             st.session_state[JOB_KEY] = submit_attack(request, frame, _manager())
         except UserFacingError as exc:
-            st.error(str(exc))
+            st.error(escape_markdown(exc))
             return
         st.rerun()
 
@@ -168,7 +170,8 @@ def job_panel() -> None:
             return
         if not job.finished:
             eta = f", about {job.eta_s:.0f} s left" if job.eta_s is not None else ""
-            st.progress(job.progress, text=f"{job.title}: {job.status} — {job.message or 'starting'}{eta}")
+            st.progress(job.progress,
+                        text=escape_markdown(f"{job.title}: {job.status} — {job.message or 'starting'}{eta}"))
             if st.button("Cancel", key="attack:cancel"):
                 _manager().cancel(job_id)
             return
@@ -178,15 +181,15 @@ def job_panel() -> None:
         elif job.status == "succeeded" and job.result and job.result.get("candidate_id"):
             m = job.result.get("metrics", {})
             st.session_state["attack:notice"] = (
-                "success", f"Candidate {job.result['candidate_id']}: robust recall under FGSM "
+                "success", f"Candidate {escape_markdown(job.result['candidate_id'])}: robust recall under FGSM "
                            f"{m.get('base_robust_recall_fgsm')} -> {m.get('robust_recall_fgsm')}, clean recall "
                            f"{m.get('base_clean_recall')} -> {m.get('clean_recall')} (see Candidate models below).")
         elif job.status == "succeeded":
-            st.session_state["attack:notice"] = ("success", f"{job.title}: done.")
+            st.session_state["attack:notice"] = ("success", f"{escape_markdown(job.title)}: done.")
         elif job.status == "cancelled":
             st.session_state["attack:notice"] = ("warning", "The run was cancelled.")
         else:
-            st.session_state["attack:notice"] = ("error", f"The run failed: {job.error}")
+            st.session_state["attack:notice"] = ("error", f"The run failed: {escape_markdown(job.error)}")
         st.rerun()
 
     panel()
@@ -207,9 +210,9 @@ def result_view() -> None:
     except UserFacingError:
         return
     m = run.metrics
-    st.subheader(f"{ATTACKS[run.attack].title} · {run.image_ref}")
-    st.caption(f"run {run.run_id} · {run.model_id} on {run.device} · {m.get('setting', '')} · "
-               + ", ".join(f"{k} {v}" for k, v in run.durations.items()))
+    st.subheader(f"{ATTACKS[run.attack].title} · {escape_markdown(run.image_ref)}")
+    st.caption(escape_markdown(f"run {run.run_id} · {run.model_id} on {run.device} · {m.get('setting', '')} · "
+                               + ", ".join(f"{k} {v}" for k, v in run.durations.items())))
     cols = st.columns(4)
     cols[0].metric("Pedestrians (clean)", m.get("clean_pedestrians"))
     cols[1].metric("Pedestrians (attacked)", m.get("attacked_pedestrians"),
@@ -224,10 +227,11 @@ def result_view() -> None:
         if data:
             column.image(data, caption=captions[name], width="stretch")
     if run.result.get("note"):
-        st.caption(run.result["note"])
+        st.caption(escape_markdown(run.result["note"]))
     if "candidate_id" in m:
-        st.write(f"Candidate **{m['candidate_id']}** · clean recall {m['clean_recall']:.0%} · triggered recall "
-                 f"{m['triggered_recall']:.0%} (base model {m['base_triggered_recall']:.0%}) · {m['setting']}")
+        st.markdown(f"Candidate **{escape_markdown(m['candidate_id'])}** · clean recall {m['clean_recall']:.0%} · "
+                    f"triggered recall {m['triggered_recall']:.0%} (base model {m['base_triggered_recall']:.0%}) · "
+                    f"{escape_markdown(m['setting'])}")
     if run.result.get("crops"):
         st.dataframe(pd.DataFrame(run.result["crops"]), hide_index=True, width="stretch")
         st.caption(f"classifier queries: {run.result.get('queries')}")

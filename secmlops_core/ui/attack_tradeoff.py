@@ -9,6 +9,7 @@ from secmlops_core.attacks.catalog import ATTACKS, DEFENSES, HARDENING_PARAMS, P
 from secmlops_core.errors import UserFacingError
 from secmlops_core.ui.attack_lab import JOB_KEY, _allowed, _current_job, _manager, _operator_name
 from secmlops_core.ui.shell import store
+from secmlops_core.ui.text import escape_markdown
 
 EVALUABLE = [a for a, s in ATTACKS.items() if s.family in ("evasion", "patch")]
 
@@ -65,7 +66,7 @@ def evaluation_form(pre) -> None:
             st.session_state[JOB_KEY] = manager.submit("evaluation", work, title="Robustness evaluation (samples)",
                                                        params=params, time_limit_s=3600, ref=pre.threat_id)
         except UserFacingError as exc:
-            st.error(str(exc))
+            st.error(escape_markdown(exc))
             return
         st.rerun()
 
@@ -100,7 +101,7 @@ def hardening_form() -> None:
             st.session_state[JOB_KEY] = submit_adversarial_training(
                 {"eps": eps / 255, "epochs": epochs, "samples": samples, "imgsz": imgsz}, _manager())
         except UserFacingError as exc:
-            st.error(str(exc))
+            st.error(escape_markdown(exc))
             return
         st.rerun()
 
@@ -153,8 +154,8 @@ def latest_evaluation_view() -> None:
     basis = ("labels" if evaluation["basis"] == "labels"
              else "the clean model's own detections (no labels given)")
     st.caption(f"{evaluation['images']} image(s), {evaluation['reference_pedestrians']} reference pedestrian(s) from "
-               f"{basis} · {evaluation['model_id']} on {evaluation['device']} · {evaluation['seconds']} s · "
-               f"{evaluation['settings_note']}")
+               f"{basis} · {escape_markdown(evaluation['model_id'])} on {escape_markdown(evaluation['device'])} · "
+               f"{evaluation['seconds']} s · {escape_markdown(evaluation['settings_note'])}")
     st.dataframe(tradeoff_table(evaluation), hide_index=True, width="stretch")
     flags = ", ".join(f"{k.removeprefix('flagged_')} {v:.0%}" for k, v in evaluation["instability"].items())
     st.caption(f"Detection-side defense (instability under benign transformations) flagged: {flags}")
@@ -187,6 +188,7 @@ def candidates_view() -> None:
             if st.form_submit_button("Promote"):
                 try:
                     promote_candidate(store(), choice, _operator_name(), reason, confirm=confirm)
-                    st.success(f"{choice} is registered; the feed keeps its weights until pointed at it.")
+                    st.success(f"{escape_markdown(choice)} is registered; the feed keeps its weights until "
+                               "pointed at it.")
                 except UserFacingError as exc:
-                    st.error(str(exc))
+                    st.error(escape_markdown(exc))

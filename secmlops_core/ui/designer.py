@@ -21,6 +21,7 @@ from secmlops_core.pipeline.threat_dragon import export_threat_dragon
 from secmlops_core.ui.flow_adapter import apply_flow_state, to_flow_state
 from secmlops_core.ui.pipeline_picker import SELECTED_KEY
 from secmlops_core.ui.shell import settings, store
+from secmlops_core.ui.text import escape_markdown
 
 NO_ZONE = ""
 
@@ -30,9 +31,10 @@ def _key(pipeline_id: str, name: str) -> str:
 
 
 def show_problems(exc: Exception) -> None:
-    """Render a validation error as one line per problem (as text, never HTML)."""
+    """Render a validation error as one line per problem (as literal text, never Markdown or HTML)."""
     problems = getattr(exc, "problems", None) or [str(exc)]
-    st.error("The change was not applied:\n\n" + "\n".join(f"- {p}" for p in problems[:20]), icon="🚫")
+    st.error("The change was not applied:\n\n" + "\n".join(f"- {escape_markdown(p)}" for p in problems[:20]),
+             icon="🚫")
 
 
 def sidebar_pipeline_choice() -> str | None:
@@ -128,7 +130,7 @@ def graph_editor(pipeline_id: str, editor: PipelineEditor, editable: bool = True
     elif returned.timestamp != previous.timestamp:
         changes = apply_flow_state(editor, returned)
         for error in changes.errors:
-            st.toast(error, icon="🚫")
+            st.toast(escape_markdown(error), icon="🚫")
         # The browser may answer with a graph older than the editor's (a change made in the
         # side panel while it was still sending); then the editor wins and the view is rebuilt.
         stale = {node.id for node in returned.nodes} != set(editor.pipeline.stage_index())
@@ -234,7 +236,7 @@ def element_panel(editor: PipelineEditor, selected_id: str | None, pipeline_id: 
         stage = stages[element_id]
         prefix = f"{pipeline_id}:{element_id}:{editor.revision}"
         with st.form(f"stage_form:{prefix}", border=True):
-            st.caption(f"Stage id: {stage.id}")
+            st.caption(f"Stage id: {escape_markdown(stage.id)}")
             name = st.text_input("Name", value=stage.name, max_chars=200)
             kinds = _kind_options()
             kind = st.selectbox("Kind", kinds, index=kinds.index(stage.kind), format_func=_kind_format)
@@ -256,7 +258,8 @@ def element_panel(editor: PipelineEditor, selected_id: str | None, pipeline_id: 
         prefix = f"{pipeline_id}:{element_id}:{editor.revision}"
         crossing = editor.pipeline.crosses_boundary(flow)
         with st.form(f"flow_form:{prefix}", border=True):
-            st.caption(f"Flow id: {flow.id} · {'crosses a trust boundary' if crossing else 'inside one zone'}")
+            st.caption(f"Flow id: {escape_markdown(flow.id)} · "
+                       f"{'crosses a trust boundary' if crossing else 'inside one zone'}")
             name = st.text_input("Name", value=flow.name, max_chars=200)
             description = st.text_area("Description", value=flow.description, max_chars=5000)
             properties = _property_widgets(property_specs()["flow"], flow.properties, prefix)

@@ -1,13 +1,11 @@
 """Adapter between the pipeline model and the streamlit-flow graph editor.
 
 The editor renders node content as Markdown (raw HTML enabled), so every piece of user
-text is escaped here before it reaches the browser.
+text is escaped here (``secmlops_core.ui.text.escape_markdown``) before it reaches the browser.
 """
 
 from __future__ import annotations
 
-import html
-import re
 import time
 from dataclasses import dataclass, field
 
@@ -16,16 +14,11 @@ from streamlit_flow.state import StreamlitFlowState
 
 from secmlops_core.pipeline.editing import PipelineEditor
 from secmlops_core.pipeline.model import Pipeline, kind_label
+from secmlops_core.ui.text import escape_markdown
 
 TRUST_COLOURS = {"high": "#0f3b36", "medium": "#3a3214", "low": "#4a1d22", None: "#252a35"}
 TRUST_BORDERS = {"high": "#2dd4bf", "medium": "#facc15", "low": "#f87171", None: "#94a3b8"}
 BOUNDARY_EDGE_COLOUR = "#f97316"
-_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~])")
-
-
-def escape_markdown(text: str) -> str:
-    """Text that Markdown (with raw HTML) shows literally: HTML-escaped, specials backslashed."""
-    return _MARKDOWN_SPECIALS.sub(r"\\\1", html.escape(text or "", quote=True))
 
 
 def node_content(name: str, kind: str) -> str:

@@ -15,6 +15,7 @@ from secmlops_core.governance.history import list_changes
 from secmlops_core.pipeline import library
 from secmlops_core.pipeline.model import Pipeline
 from secmlops_core.ui.shell import store
+from secmlops_core.ui.text import escape_markdown
 from secmlops_core.ui.threats_view import show_problems
 
 VERSION_KEY = "governance_version"
@@ -60,10 +61,10 @@ def apply(change: Callable[[], object], done: str, editor: str | None = None) ->
 
 
 def confirmation() -> None:
-    """Show the confirmation of the last change (once)."""
+    """Show the confirmation of the last change (once), as literal text (it may quote names)."""
     done = st.session_state.pop("governance_done", None)
     if done:
-        st.success(done, icon=":material/check_circle:")
+        st.success(escape_markdown(done), icon=":material/check_circle:")
 
 
 def history_panel(pipeline_id: str, area: str | None = None, key: str = "history") -> None:
@@ -94,8 +95,8 @@ def _text(value) -> str:
 def summary(ws: workspace.Workspace) -> None:
     """One line of context and the headline numbers."""
     version = f"v{ws.version}" if ws.version else "unsaved version"
-    st.caption(f"{ws.pipeline.name} · {version} · {len(ws.assessment.open_threats())} open threats · "
-               f"{len(ws.evidence)} evidence record(s)")
+    st.caption(f"{escape_markdown(ws.pipeline.name)} · {version} · {len(ws.assessment.open_threats())} open "
+               f"threats · {len(ws.evidence)} evidence record(s)")
     counts = ws.report.counts()
     columns = st.columns(4)
     columns[0].metric("Accountability gaps", len(ws.blocking_gaps()))

@@ -10,9 +10,9 @@ from secmlops_core.catalog.rules import load_controls
 from secmlops_core.governance import people
 from secmlops_core.governance.catalog import RACI_NAMES, default_raci, lifecycle_stages
 from secmlops_core.governance.workspace import Workspace
-from secmlops_core.reports.text_formats import md_text
 from secmlops_core.ui.governance_common import apply, changed_rows, editable, revision
 from secmlops_core.ui.shell import store
+from secmlops_core.ui.text import escape_markdown
 
 EMPTY = "-"  # an empty cell in the editors
 BASE_LETTERS = [EMPTY, "A", "R", "AR", "C", "I"]
@@ -28,7 +28,7 @@ def gaps_panel(ws: Workspace) -> None:
     rows_done = set()
     for index, gap in enumerate(gaps):
         with st.container(border=True):
-            st.markdown(f":red[**Gap**] {md_text(gap.message)}")
+            st.markdown(f":red[**Gap**] {escape_markdown(gap.message)}")
             if gap.row is None or gap.row in rows_done:
                 continue
             rows_done.add(gap.row)
@@ -44,7 +44,7 @@ def gaps_panel(ws: Workspace) -> None:
     if warnings:
         with st.expander(f"{len(warnings)} accountable role(s) with nobody assigned"):
             for gap in warnings:
-                st.markdown(f"- {md_text(gap.message)}")
+                st.markdown(f"- {escape_markdown(gap.message)}")
 
 
 def roles_editor(ws: Workspace) -> None:

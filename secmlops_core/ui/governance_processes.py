@@ -11,6 +11,7 @@ from secmlops_core.governance import gates
 from secmlops_core.governance.workspace import Workspace
 from secmlops_core.ui.governance_common import apply, editable
 from secmlops_core.ui.shell import store
+from secmlops_core.ui.text import escape_markdown
 
 ICONS = {gates.PASS: ":material/check_circle:", gates.FAIL: ":material/cancel:",
          gates.NO_EVIDENCE: ":material/help:"}
@@ -22,8 +23,9 @@ def processes_tab(ws: Workspace) -> None:
     report = ws.report
     counts = report.counts()
     version = f"v{report.pipeline_version}" if report.pipeline_version else "unsaved version"
-    st.caption(f"Gate report of {ws.pipeline.name} {version} (SHA-256 {report.pipeline_sha256[:12]}…). "
-               "Missing evidence is never a pass. Same report: `secmlops gates PIPELINE_FILE`.")
+    st.caption(f"Gate report of {escape_markdown(ws.pipeline.name)} {version} "
+               f"(SHA-256 {report.pipeline_sha256[:12]}…). Missing evidence is never a pass. "
+               "Same report: `secmlops gates PIPELINE_FILE`.")
     columns = st.columns(3)
     for column, status in zip(columns, (gates.PASS, gates.FAIL, gates.NO_EVIDENCE)):
         column.metric(f"Gates · {gates.STATUS_LABELS[status]}", counts[status])
@@ -34,7 +36,7 @@ def processes_tab(ws: Workspace) -> None:
         with st.expander(f"{result.gate.title} — {label} ({c[gates.PASS]}/{len(result.criteria)} criteria pass)",
                          icon=ICONS[result.status]):
             st.badge(label, color=COLORS[result.status])
-            st.caption(f"{result.gate.description} Owner: {owner}.")
+            st.caption(f"{escape_markdown(result.gate.description)} Owner: {escape_markdown(owner)}.")
             st.dataframe(pd.DataFrame([{"criterion": r.criterion.title, "result": gates.STATUS_LABELS[r.status],
                                         "detail": r.detail, "evidence": ", ".join(r.evidence_ids)}
                                        for r in result.criteria]),

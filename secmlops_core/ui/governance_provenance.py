@@ -11,6 +11,7 @@ from secmlops_core.governance import provenance
 from secmlops_core.governance.workspace import Workspace
 from secmlops_core.ui.governance_common import apply, editable
 from secmlops_core.ui.shell import store
+from secmlops_core.ui.text import escape_markdown
 
 LINK_ICONS = {provenance.OK: ":green[:material/check_circle:]", provenance.BROKEN: ":red[:material/cancel:]",
               provenance.MISSING: ":gray[:material/radio_button_unchecked:]"}
@@ -26,7 +27,7 @@ def chain_panel(ws: Workspace) -> None:
     for column, link in zip(st.columns(len(chain.links)), chain.links):
         with column.container(border=True):
             st.markdown(f"{LINK_ICONS[link.status]} **{link.step}**")
-            st.caption(link.detail)
+            st.caption(escape_markdown(link.detail))
 
 
 def records_panel(ws: Workspace) -> None:

@@ -15,6 +15,7 @@ from secmlops_core.feed.scenarios import SCENARIOS
 from secmlops_core.telemetry import query
 from secmlops_core.telemetry.writer import utc_now
 from secmlops_core.ui.shell import settings, signed_in_fragment
+from secmlops_core.ui.text import escape_markdown
 
 WINDOWS = {"5 min": 5, "15 min": 15, "1 hour": 60, "6 hours": 360, "24 hours": 1440, "7 days": 10080}
 HEALTH_ICON = {"up": "🟢 up", "stale": "🟠 stale", "down": "🔴 down"}
@@ -85,7 +86,7 @@ def _kpis(view: LiveView) -> None:
     try:
         k = query.kpis(start, end, view.camera)
     except Exception as exc:  # a damaged file dropped into the lake by hand must not break the page
-        st.warning(f"Telemetry could not be read: {exc}")
+        st.warning(f"Telemetry could not be read: {escape_markdown(exc)}")
         return
     cols = st.columns(6)
     cols[0].metric("Frames", f"{k.frames:,}")
@@ -111,8 +112,8 @@ def _latest_frames(view: LiveView) -> None:
     st.subheader("Latest frames")
     cols = st.columns(min(3, len(shown)))
     for i, (s, jpeg) in enumerate(shown):
-        caption = (f"{s.camera_id} · {HEALTH_ICON[s.health]} · {s.scenario} · {s.last_pedestrians} pedestrian(s) · "
-                   f"{s.last_latency_ms:.0f} ms")
+        caption = (f"{escape_markdown(s.camera_id)} · {HEALTH_ICON[s.health]} · {escape_markdown(s.scenario)} · "
+                   f"{s.last_pedestrians} pedestrian(s) · {s.last_latency_ms:.0f} ms")
         cols[i % len(cols)].image(jpeg, caption=caption, width="stretch")
 
 
@@ -121,7 +122,7 @@ def _time_series(view: LiveView) -> None:
     try:
         frame = query.per_minute(start, end, view.camera, by_camera=view.camera is None)
     except Exception as exc:
-        st.warning(f"Telemetry could not be read: {exc}")
+        st.warning(f"Telemetry could not be read: {escape_markdown(exc)}")
         return
     if frame.empty:
         st.caption("No telemetry in this window yet.")
@@ -159,16 +160,16 @@ def scenario_controls() -> None:
     st.caption("Real image transforms applied before the detector: watch the KPIs and image statistics drift.")
     for s in running:
         key = f"live:scenario:{s.camera_id}"
-        choice = st.segmented_control(s.camera_id, list(SCENARIOS), default=s.scenario, key=key,
+        choice = st.segmented_control(escape_markdown(s.camera_id), list(SCENARIOS), default=s.scenario, key=key,
                                       format_func=lambda name: name.capitalize(), help=" · ".join(
                                           f"{k}: {v}" for k, v in SCENARIOS.items()))
         if choice and choice != s.scenario:
             try:
                 feeds.set_scenario(settings(), s.camera_id, choice)
             except UserFacingError as exc:
-                st.error(str(exc))
+                st.error(escape_markdown(exc))
             else:
-                st.toast(f"{s.camera_id}: switching to {choice}")
+                st.toast(f"{escape_markdown(s.camera_id)}: switching to {choice}")
 
 
 @st.cache_resource(show_spinner="Loading the detector (hash-verified)…")
@@ -193,15 +194,15 @@ def detect_upload() -> None:
         detector = _detector(settings().default_weights)
         result = detector.predict([frame])[0]
     except UserFacingError as exc:
-        st.error(str(exc))
+        st.error(escape_markdown(exc))
         return
     left, right = st.columns([2, 1])
-    left.image(to_rgb(annotate(frame, result)), caption=f"{upload.name}: {result.pedestrians} pedestrian(s)",
-               width="stretch")
+    left.image(to_rgb(annotate(frame, result)), width="stretch",
+               caption=f"{escape_markdown(upload.name)}: {result.pedestrians} pedestrian(s)")
     with right:
         st.metric("Pedestrians", result.pedestrians)
         st.metric("Latency", f"{result.latency_ms:.0f} ms ({result.device})")
-        st.caption(f"Weights {result.model_id} · SHA-256 {result.model_sha256[:16]}…")
+        st.caption(f"Weights {escape_markdown(result.model_id)} · SHA-256 {result.model_sha256[:16]}…")
         st.dataframe(pd.DataFrame([{"label": d.label, "confidence": d.confidence,
                                     "box": ", ".join(f"{v:.0f}" for v in d.box)} for d in result.detections]),
                      hide_index=True, width="stretch")

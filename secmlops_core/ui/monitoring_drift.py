@@ -14,6 +14,7 @@ from secmlops_core.monitoring.windows import parse_window
 from secmlops_core.telemetry import query
 from secmlops_core.telemetry.writer import utc_now
 from secmlops_core.ui.shell import store
+from secmlops_core.ui.text import escape_markdown
 
 ALL = "All cameras"
 RESULT_KEY = "monitoring:result"
@@ -51,7 +52,7 @@ def controls() -> None:
             save_snapshot(store(), result, trigger="monitoring page")
     except UserFacingError as exc:
         st.session_state.pop(RESULT_KEY, None)
-        st.error(str(exc))
+        st.error(escape_markdown(exc))
         return
     st.session_state[RESULT_KEY] = result
 
@@ -62,7 +63,7 @@ def verdicts() -> None:
     if result is None:
         st.info("Choose a reference and a current window and press **Compute drift**.")
         return
-    where = result.camera or "all cameras"
+    where = escape_markdown(result.camera) if result.camera else "all cameras"
     headline = (f"Dataset drift on {where}: {len(result.drifted_columns)}/{len(result.columns)} columns"
                 if result.dataset_drift else f"No dataset drift on {where} "
                 f"({len(result.drifted_columns)}/{len(result.columns)} columns drifted)")
@@ -81,7 +82,7 @@ def verdicts() -> None:
                            "meaning": FEATURES[c.column]} for c in result.columns])
     st.dataframe(table, hide_index=True, width="stretch")
     for column, reason in result.skipped.items():
-        st.caption(f"{column}: skipped ({reason})")
+        st.caption(f"{escape_markdown(column)}: skipped ({escape_markdown(reason)})")
     _distribution(result)
     _evidently_report(result)
 
@@ -108,7 +109,7 @@ def _evidently_report(result: DriftResult) -> None:
             with st.spinner("Rendering Evidently's report…"):
                 st.session_state["monitoring:html"] = (id(result), result.html())
         except UserFacingError as exc:
-            st.error(str(exc))
+            st.error(escape_markdown(exc))
     built = st.session_state.get("monitoring:html")
     if built and built[0] == id(result):
         st.download_button("Download Evidently report (HTML)", built[1], file_name="evidently-drift.html",

@@ -13,6 +13,7 @@ from secmlops_core.evidence import list_evidence
 from secmlops_core.monitoring import incidents as inc
 from secmlops_core.monitoring.rules import load_alert_rules
 from secmlops_core.ui.shell import settings, store
+from secmlops_core.ui.text import escape_markdown
 from secmlops_core.ui.wall import SEVERITY_BADGE
 
 NEXT_ACTIONS = {"open": ("acknowledged", "investigating", "resolved"), "acknowledged": ("investigating", "resolved"),
@@ -51,7 +52,7 @@ def evaluate_now() -> None:
             report = evaluate(store(), settings())
         st.toast(f"Rules evaluated in {report.seconds:.1f} s: {len(report.opened)} incident(s) opened")
         for problem in report.problems:
-            st.warning(problem)
+            st.warning(escape_markdown(problem))
 
 
 def queue() -> str | None:
@@ -79,19 +80,19 @@ def detail(incident_id: str | None) -> None:
     try:
         i = inc.get_incident(store(), incident_id)
     except UserFacingError as exc:
-        st.warning(str(exc))
+        st.warning(escape_markdown(exc))
         return
-    st.subheader(i.title)
+    st.subheader(escape_markdown(i.title))
     cols = st.columns(4)
     cols[0].metric("Severity", SEVERITY_BADGE.get(i.severity, i.severity))
     cols[1].metric("Status", i.status)
     cols[2].metric("Owner", load_roles()[i.owner_role].name if i.owner_role in load_roles() else i.owner_role)
     cols[3].metric("Seen", f"{i.occurrences}×")
     if i.details.get("summary"):
-        st.write(i.details["summary"])
+        st.markdown(escape_markdown(i.details["summary"]))
     if i.window_start:
         st.caption(f"Telemetry window {i.window_start:%Y-%m-%d %H:%M:%S} .. {i.window_end:%H:%M:%S} UTC"
-                   + (f" · camera {i.camera_id}" if i.camera_id else "")
+                   + (f" · camera {escape_markdown(i.camera_id)}" if i.camera_id else "")
                    + (f" · compare on Monitoring with current `{i.window_start.isoformat(timespec='seconds')}.."
                       f"{i.window_end.isoformat(timespec='seconds')}`" if i.signal == "drift_share" else ""))
     left, right = st.columns(2)
@@ -133,8 +134,8 @@ def _runbook(i: inc.Incident) -> None:
     rule = catalog.rules.get(i.rule_id)
     book = catalog.runbooks.get(rule.runbook) if rule else None
     if book:
-        st.markdown(f"**Runbook: {book.title}**")
-        st.markdown("\n".join(f"{n}. {step}" for n, step in enumerate(book.steps, 1)))
+        st.markdown(f"**Runbook: {escape_markdown(book.title)}**")
+        st.markdown("\n".join(f"{n}. {escape_markdown(step)}" for n, step in enumerate(book.steps, 1)))
 
 
 def _actions(i: inc.Incident) -> None:
@@ -157,7 +158,7 @@ def _actions(i: inc.Incident) -> None:
             inc.set_owner(store(), i.incident_id, owner, actor)
             st.rerun()
     except UserFacingError as exc:
-        st.error(str(exc))
+        st.error(escape_markdown(exc))
 
 
 def open_by_hand() -> None:
@@ -175,7 +176,7 @@ def open_by_hand() -> None:
                 try:
                     new_id = inc.open_manual(store(), title, severity, owner, note=note)
                 except UserFacingError as exc:
-                    st.error(str(exc))
+                    st.error(escape_markdown(exc))
                 else:
                     st.session_state["incidents:chosen"] = new_id
                     st.session_state["incidents:status"] = list(inc.ACTIVE)

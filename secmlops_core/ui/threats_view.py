@@ -22,8 +22,8 @@ from secmlops_core.threats.assessment import AssessedThreat, Assessment, assess_
 from secmlops_core.threats.paths import blast_radius
 from secmlops_core.threats.risk import BANDS, matrix_bands
 from secmlops_core.threats.workshop import apply_answers, changed_answers, stage_questions
-from secmlops_core.ui.flow_adapter import escape_markdown
 from secmlops_core.ui.shell import acting_principal, store
+from secmlops_core.ui.text import escape_markdown
 
 USER_RULES_KEY = "threats_user_rules"
 STATUS_LABELS = {"open": "open", "in_progress": "in progress", "mitigated": "mitigated", "accepted": "accepted",
@@ -36,9 +36,10 @@ def author() -> str:
 
 
 def show_problems(exc: Exception, what: str = "The change was not applied") -> None:
-    """Render validation problems as plain text lines."""
+    """Render validation problems as literal text lines (they may quote user text)."""
     problems = getattr(exc, "problems", None) or [str(exc)]
-    st.error(f"{what}:\n\n" + "\n".join(f"- {p}" for p in problems[:20]), icon="🚫")
+    st.error(f"{escape_markdown(what)}:\n\n" + "\n".join(f"- {escape_markdown(p)}" for p in problems[:20]),
+             icon="🚫")
 
 
 def _revision(name: str) -> int:
@@ -87,9 +88,9 @@ def load_assessment(pipeline: Pipeline, catalog: Catalog) -> tuple[Assessment, r
 def summary(assessment: Assessment, sync: reg.SyncResult) -> None:
     """Caption, change notice and one metric per band."""
     pipeline = assessment.pipeline
-    st.caption(f"{pipeline.name} · {len(assessment.threats)} threats from {len(assessment.catalog.rules)} rules · "
-               f"{len(assessment.open_threats())} open · {len(assessment.suppressed)} suppressed · "
-               f"generation {assessment.generation}")
+    st.caption(f"{escape_markdown(pipeline.name)} · {len(assessment.threats)} threats from "
+               f"{len(assessment.catalog.rules)} rules · {len(assessment.open_threats())} open · "
+               f"{len(assessment.suppressed)} suppressed · generation {assessment.generation}")
     new = sum(1 for t in assessment.threats if t.is_new)
     if new or assessment.vanished:
         st.info(f"Since the previous generation: {new} new threat(s), {len(assessment.vanished)} vanished "
@@ -332,7 +333,7 @@ def graph_panel(assessment: Assessment) -> None:
     st.markdown(f"Reaches **{len(radius.reachable)}** stage(s) downstream, **{len(radius.assets)}** crown jewel(s), "
                 f"**{radius.threats_in_reach}** open threat(s) in reach.")
     if radius.assets:
-        st.caption("Crown jewels in reach: " + ", ".join(names[a] for a in radius.assets))
+        st.caption("Crown jewels in reach: " + ", ".join(escape_markdown(names[a]) for a in radius.assets))
 
 
 # ----------------------------------------------------------------------------- drill-down and controls
@@ -345,13 +346,13 @@ def stage_drilldown(assessment: Assessment) -> None:
     st.caption(f"{len(items)} threat(s) on the stage and its flows")
     for item in items:
         threat, rule = item.threat, item.threat.rule
-        with st.expander(f"{item.residual_risk.band.upper()} · {rule.stride} · {rule.title} "
-                         f"({threat.element_type} {threat.element_id})"):
-            st.write(rule.description)
-            st.markdown("**Why it fired:** " + "; ".join(threat.because + threat.adjustments))
+        with st.expander(f"{item.residual_risk.band.upper()} · {escape_markdown(rule.stride)} · "
+                         f"{escape_markdown(rule.title)} ({threat.element_type} {escape_markdown(threat.element_id)})"):
+            st.markdown(escape_markdown(rule.description))
+            st.markdown("**Why it fired:** " + escape_markdown("; ".join(threat.because + threat.adjustments)))
             st.markdown(f"**Risk:** inherent {threat.risk.score} (L{threat.risk.likelihood} × I{threat.risk.impact}),"
                         f" residual {item.residual_risk.score} · **status** {STATUS_LABELS[item.status]} · "
-                        f"**owner** {catalog.owner_name(item.owner_role)}")
+                        f"**owner** {escape_markdown(catalog.owner_name(item.owner_role))}")
             st.dataframe(pd.DataFrame([{"control": c, "title": catalog.controls[c].title,
                                         "PTPGC": catalog.controls[c].ptpgc,
                                         "owner": catalog.owner_name(catalog.controls[c].owner),
@@ -360,9 +361,10 @@ def stage_drilldown(assessment: Assessment) -> None:
             refs = [f"{a} {catalog.references.atlas[a]}" for a in rule.atlas]
             refs += [f"OWASP {o} {catalog.references.owasp_ml[o]}" for o in rule.owasp_ml]
             refs.append(f"NIST AI 100-2: {rule.nist_attack or 'n/a'} / {rule.nist_objective}")
-            st.caption(" · ".join(refs))
+            st.caption(" · ".join(escape_markdown(ref) for ref in refs))
             if rule.telemetry_signal or rule.demo:
-                st.caption(f"Telemetry signal: {rule.telemetry_signal or '—'} · attack-lab demo: {rule.demo or '—'}")
+                st.caption(f"Telemetry signal: {escape_markdown(rule.telemetry_signal or '—')} · "
+                           f"attack-lab demo: {escape_markdown(rule.demo or '—')}")
 
 
 def controls_panel(assessment: Assessment) -> None:

@@ -15,6 +15,7 @@ import streamlit as st
 
 from secmlops_core.monitoring.wall import WallState, collect
 from secmlops_core.ui.shell import settings, signed_in_fragment, store
+from secmlops_core.ui.text import escape_markdown
 
 SEVERITY_BADGE = {"critical": "🟥 critical", "high": "🟧 high", "medium": "🟨 medium", "low": "🟦 low", "info": "⬜ info"}
 HEALTH_BADGE = {"up": "🟢 up", "stale": "🟠 stale", "down": "🔴 down"}
@@ -59,7 +60,7 @@ def render() -> None:
         try:
             state = wall_state()
         except Exception as exc:  # never a traceback on the wall
-            st.error(f"The wall could not read its data: {exc}")
+            st.error(f"The wall could not read its data: {escape_markdown(exc)}")
             return
         _tiles(state)
         _attack_and_severity(state)
@@ -70,10 +71,10 @@ def render() -> None:
             _rotating_panel(state)
         footer = f"Updated {state.at:%H:%M:%S} UTC · every {refresh_seconds():g} s"
         if state.evaluation:
-            footer += f" · {state.evaluation}"
+            footer += f" · {escape_markdown(state.evaluation)}"
         st.caption(footer)
         for problem in state.problems[:5]:
-            st.caption(f"⚠ {problem}")
+            st.caption(f"⚠ {escape_markdown(problem)}")
 
     body()
 
@@ -97,8 +98,8 @@ def _attack_and_severity(state: WallState) -> None:
     if state.last_attack:
         attack = state.last_attack
         outcome = {"fail": "attack succeeded", "pass": "defense held"}.get(attack["outcome"], "recorded")
-        cols[4].metric("Last attack demo", f"{attack['at']:%H:%M}", help=attack["summary"])
-        cols[4].caption(f"{outcome}: {attack['summary'][:90]}")
+        cols[4].metric("Last attack demo", f"{attack['at']:%H:%M}", help=escape_markdown(attack["summary"]))
+        cols[4].caption(f"{outcome}: {escape_markdown(attack['summary'][:90])}")
     else:
         cols[4].metric("Last attack demo", "none")
 
@@ -109,12 +110,14 @@ def _frames(state: WallState) -> None:
         st.info("No camera feed is running. Start one: `secmlops feed --source sample --camera-id cam-1`.")
         return
     if not tiles:
-        st.caption(" · ".join(f"{f.camera_id} {HEALTH_BADGE.get(f.health, f.health)}" for f in state.feeds))
+        st.caption(" · ".join(f"{escape_markdown(f.camera_id)} {escape_markdown(HEALTH_BADGE.get(f.health, f.health))}"
+                              for f in state.feeds))
         return
     cols = st.columns(min(2, len(tiles)))
     for i, tile in enumerate(tiles[:4]):
         cols[i % len(cols)].image(tile.frame, width="stretch", caption=(
-            f"{tile.camera_id} · {HEALTH_BADGE.get(tile.health, tile.health)} · {tile.fps:.1f} fps · {tile.scenario}"))
+            f"{escape_markdown(tile.camera_id)} · {escape_markdown(HEALTH_BADGE.get(tile.health, tile.health))} · "
+            f"{tile.fps:.1f} fps · {escape_markdown(tile.scenario)}"))
 
 
 def _rotating_panel(state: WallState) -> None:
