@@ -36,6 +36,7 @@ import yaml
 
 from secmlops_core.catalog.vocabulary import property_specs, stage_kinds
 from secmlops_core.errors import UserFacingError, ValidationFailed
+from secmlops_core.safe_text import parse_text
 
 STRIDE = ("S", "T", "R", "I", "D", "E")
 LIFECYCLE_STAGES = ("data_collection", "data_preparation", "model_training", "model_evaluation",
@@ -483,8 +484,6 @@ def _catalog_text(relative: str) -> str:
 
 
 def _safe_yaml(text: str, source: str):
-    from secmlops_core.pipeline.formats import parse_text
-
     try:
         return parse_text(text, "yaml", source, MAX_USER_RULE_BYTES)
     except ValidationFailed as exc:

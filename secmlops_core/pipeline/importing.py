@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from secmlops_core.errors import ValidationFailed
-from secmlops_core.pipeline.formats import detect_format, parse_text, read_bounded
+from secmlops_core.pipeline.formats import detect_format, read_bounded
 from secmlops_core.pipeline.model import Pipeline
 from secmlops_core.pipeline.threat_dragon import ImportReport, import_threat_dragon, looks_like_threat_dragon
 from secmlops_core.pipeline.validate import parse_pipeline
+from secmlops_core.safe_text import parse_text
 from secmlops_core.settings import get_settings
 
 
