@@ -26,7 +26,6 @@ Operators (exactly one next to ``property``): ``equals``, ``not_equals``, ``in``
 from __future__ import annotations
 
 import re
-import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -776,19 +775,3 @@ def load_catalog(user_rules: Path | str | None = None, user_text: str | None = N
     return Catalog(rules=rules, controls=base.controls, roles=base.roles, references=base.references,
                    assumptions=tuple(assumptions), user_source=source)
 
-
-def atlas_ids_yaml(atlas_yaml: Path | str) -> str:
-    """The ``atlas_techniques:`` entries for references.yaml, generated from MITRE's ATLAS.yaml."""
-    data = yaml.load(Path(atlas_yaml).read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    lines = []
-    for technique in data["matrices"][0]["techniques"]:
-        name = technique["name"].replace('"', '\\"')
-        lines.append(f'  {technique["id"]}: "{name}"')
-    return "\n".join(lines) + "\n"
-
-
-if __name__ == "__main__":  # python -m secmlops_core.catalog.rules --atlas-ids PATH
-    if len(sys.argv) == 3 and sys.argv[1] == "--atlas-ids":
-        sys.stdout.write(atlas_ids_yaml(sys.argv[2]))
-    else:
-        sys.exit("usage: python -m secmlops_core.catalog.rules --atlas-ids ATLAS.yaml")
