@@ -15,7 +15,7 @@ from pathlib import Path
 
 from secmlops_core import __version__
 from secmlops_core.access import audit
-from secmlops_core.catalog.rules import load_controls
+from secmlops_core.catalog.loading import load_controls
 from secmlops_core.detector.weights import sha256_file
 from secmlops_core.errors import UserFacingError
 from secmlops_core.governance.gates import STATUS_LABELS, gate_dict

@@ -12,7 +12,7 @@ from importlib import resources
 
 import yaml
 
-from secmlops_core.catalog.rules import load_controls, load_references, load_roles
+from secmlops_core.catalog.loading import load_controls, load_references, load_roles
 from secmlops_core.errors import ValidationFailed
 
 RACI_LETTERS = "RACI"

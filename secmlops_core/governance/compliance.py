@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 
 import yaml
 
-from secmlops_core.catalog.rules import load_controls
+from secmlops_core.catalog.loading import load_controls
 from secmlops_core.errors import UserFacingError, ValidationFailed
 from secmlops_core.governance.catalog import Framework, Requirement, load_frameworks
 from secmlops_core.governance.history import editor, record_change

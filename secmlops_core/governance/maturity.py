@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from secmlops_core.catalog.rules import load_controls, load_references
+from secmlops_core.catalog.loading import load_controls, load_references
 from secmlops_core.governance.compliance import FrameworkCoverage
 from secmlops_core.governance.gates import PASS, GateReport
 

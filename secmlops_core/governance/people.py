@@ -16,7 +16,7 @@ from datetime import datetime
 
 import yaml
 
-from secmlops_core.catalog.rules import load_controls, load_roles
+from secmlops_core.catalog.loading import load_controls, load_roles
 from secmlops_core.catalog.vocabulary import stage_kinds
 from secmlops_core.errors import UserFacingError, ValidationFailed
 from secmlops_core.governance.catalog import check_cells, default_raci, lifecycle_stages

@@ -7,7 +7,8 @@ import hashlib
 from dataclasses import dataclass
 from functools import partial
 
-from secmlops_core.catalog.rules import Catalog, load_catalog
+from secmlops_core.catalog.loading import load_catalog
+from secmlops_core.catalog.model import Catalog
 from secmlops_core.evidence import Evidence, list_evidence
 from secmlops_core.governance import compliance, gates, people, provenance, technology
 from secmlops_core.governance.maturity import ComponentMaturity, maturity

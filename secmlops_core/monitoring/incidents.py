@@ -118,7 +118,7 @@ def _human_event(conn, incident_id: str, at: datetime, kind: str, actor: str, te
 
 @lru_cache(maxsize=1)
 def _rules_by_signal() -> dict[str, set[str]]:
-    from secmlops_core.catalog.rules import builtin_rules
+    from secmlops_core.catalog.loading import builtin_rules
 
     out: dict[str, set[str]] = {}
     for rule in builtin_rules().values():
@@ -199,7 +199,7 @@ def _record_evidence(store: Store, incident_id: str, title: str, links: list[dic
 def open_manual(store: Store, title: str, severity: str, owner_role: str, actor: str | None = None, camera_id: str | None = None,
                 note: str = "") -> str:
     """Open an incident by hand (no rule); returns its id."""
-    from secmlops_core.catalog.rules import load_roles
+    from secmlops_core.catalog.loading import load_roles
     from secmlops_core.monitoring.rules import AlertRule
 
     actor = _actor(actor)
@@ -280,7 +280,7 @@ def set_status(store: Store, incident_id: str, status: str, actor: str | None = 
 
 def set_owner(store: Store, incident_id: str, owner_role: str, actor: str | None = None) -> Incident:
     """Hand the incident to another role."""
-    from secmlops_core.catalog.rules import load_roles
+    from secmlops_core.catalog.loading import load_roles
 
     actor = _actor(actor)
     if owner_role not in load_roles():

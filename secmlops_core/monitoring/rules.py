@@ -60,7 +60,7 @@ class AlertCatalog:
 
 def parse_alert_rules(document, source: str) -> AlertCatalog:
     """Check an alert-rules document; raises ValidationFailed listing every problem."""
-    from secmlops_core.catalog.rules import load_roles
+    from secmlops_core.catalog.loading import load_roles
 
     problems: list[str] = []
     if not isinstance(document, dict):

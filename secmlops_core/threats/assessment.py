@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
 from secmlops_core.access.policy import can
-from secmlops_core.catalog.rules import Catalog, load_catalog
+from secmlops_core.catalog.loading import load_catalog
+from secmlops_core.catalog.model import Catalog
 from secmlops_core.pipeline.model import Pipeline
 from secmlops_core.store import Store
 from secmlops_core.threats import register as reg

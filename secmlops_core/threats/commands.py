@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from secmlops_core.catalog.rules import load_catalog
+from secmlops_core.catalog.loading import load_catalog
 from secmlops_core.errors import UserFacingError
 from secmlops_core.pipeline.importing import read_any_pipeline
 from secmlops_core.reports.render import FORMATS, render

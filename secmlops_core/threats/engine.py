@@ -11,7 +11,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from secmlops_core.catalog.rules import Catalog, FlowView, StageView, ThreatRule
+from secmlops_core.catalog.conditions import FlowView, StageView
+from secmlops_core.catalog.model import Catalog, ThreatRule
 from secmlops_core.catalog.vocabulary import property_specs
 from secmlops_core.pipeline.model import Pipeline
 from secmlops_core.threats.risk import Risk, clamp

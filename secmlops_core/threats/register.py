@@ -14,7 +14,7 @@ from datetime import date, datetime
 
 from secmlops_core.access import audit
 from secmlops_core.access.policy import require
-from secmlops_core.catalog.rules import load_controls, load_roles
+from secmlops_core.catalog.loading import load_controls, load_roles
 from secmlops_core.errors import ValidationFailed
 from secmlops_core.store import Store
 

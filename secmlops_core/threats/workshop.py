@@ -10,7 +10,8 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
-from secmlops_core.catalog.rules import Catalog, tested_properties
+from secmlops_core.catalog.conditions import tested_properties
+from secmlops_core.catalog.model import Catalog
 from secmlops_core.catalog.vocabulary import PropertySpec, property_specs
 from secmlops_core.errors import ValidationFailed
 from secmlops_core.pipeline.formats import to_document

@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from secmlops_core.catalog.rules import load_controls
+from secmlops_core.catalog.loading import load_controls
 from secmlops_core.governance import compliance, maturity, technology
 from secmlops_core.governance.workspace import Workspace
 from secmlops_core.threats import register as reg

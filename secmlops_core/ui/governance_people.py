@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from secmlops_core.catalog.rules import load_controls
+from secmlops_core.catalog.loading import load_controls
 from secmlops_core.governance import people
 from secmlops_core.governance.catalog import RACI_NAMES, default_raci, lifecycle_stages
 from secmlops_core.governance.workspace import Workspace

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
-from secmlops_core.catalog.rules import load_roles
+from secmlops_core.catalog.loading import load_roles
 from secmlops_core.errors import UserFacingError
 from secmlops_core.evidence import list_evidence
 from secmlops_core.monitoring import incidents as inc

@@ -10,7 +10,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from secmlops_core.catalog.rules import Catalog, load_catalog
+from secmlops_core.catalog.loading import load_catalog
+from secmlops_core.catalog.model import Catalog
 from secmlops_core.errors import UserFacingError, ValidationFailed
 from secmlops_core.pipeline import library
 from secmlops_core.pipeline.model import Pipeline

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from secmlops_core.catalog.rules import load_catalog  # noqa: E402
+from secmlops_core.catalog.loading import load_catalog  # noqa: E402
 from secmlops_core.catalog.vocabulary import stage_kinds  # noqa: E402
 from secmlops_core.pipeline.synthetic import synthetic_pipeline  # noqa: E402
 from secmlops_core.threats.assessment import assess  # noqa: E402

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from secmlops_core.access import users
 from secmlops_core.access.policy import LOCAL_OPERATOR, acting_as
-from secmlops_core.catalog.rules import load_catalog, load_roles
+from secmlops_core.catalog.loading import load_catalog, load_roles
 from secmlops_core.governance import people
 from secmlops_core.monitoring import incidents as inc
 from secmlops_core.pipeline import library

@@ -5,14 +5,8 @@ import collections
 import pytest
 import yaml
 
-from secmlops_core.catalog.rules import (
-    LIFECYCLE_STAGES,
-    STRIDE,
-    builtin_rules,
-    load_controls,
-    load_references,
-    load_roles,
-)
+from secmlops_core.catalog.loading import builtin_rules, load_controls, load_references, load_roles
+from secmlops_core.catalog.model import LIFECYCLE_STAGES, STRIDE
 from secmlops_core.catalog.vocabulary import stage_kinds
 from tests.conftest import ATLAS_PATH
 
@@ -29,7 +23,7 @@ def test_at_least_80_rules_with_unique_ids():
     rules = builtin_rules()
     assert len(rules) >= 80
     ids = []
-    from secmlops_core.catalog.rules import builtin_rule_files
+    from secmlops_core.catalog.loading import builtin_rule_files
 
     for _, text in builtin_rule_files():
         ids += [entry["id"] for entry in yaml.safe_load(text)["rules"]]
@@ -114,10 +108,12 @@ def test_demos_and_signals_are_used():
 def test_no_eval_or_exec_in_the_threat_code():
     import inspect
 
-    import secmlops_core.catalog.rules as rules_module
+    import secmlops_core.catalog.conditions as conditions_module
+    import secmlops_core.catalog.loading as loading_module
+    import secmlops_core.catalog.model as model_module
     import secmlops_core.threats.engine as engine_module
 
-    for module in (rules_module, engine_module):
+    for module in (conditions_module, model_module, loading_module, engine_module):
         source = inspect.getsource(module)
         assert "eval(" not in source and "exec(" not in source
 

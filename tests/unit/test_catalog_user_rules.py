@@ -2,7 +2,7 @@
 
 import pytest
 
-from secmlops_core.catalog.rules import builtin_rules, load_catalog
+from secmlops_core.catalog.loading import builtin_rules, load_catalog
 from secmlops_core.errors import UserFacingError, ValidationFailed
 
 GOOD_RULE = """

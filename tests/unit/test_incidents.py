@@ -80,7 +80,7 @@ def test_response_stats_mtta_mttr(store, rule):
 
 
 def test_incident_links_threats_whose_rules_watch_the_signal(store, rule, pds_pipeline):
-    from secmlops_core.catalog.rules import load_catalog
+    from secmlops_core.catalog.loading import load_catalog
     from secmlops_core.evidence import list_evidence
     from secmlops_core.threats.engine import generate_threats
     from secmlops_core.threats.register import sync_register

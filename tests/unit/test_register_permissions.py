@@ -8,7 +8,7 @@ import yaml
 
 from secmlops_core.access import audit
 from secmlops_core.access.policy import PermissionDenied, Principal, acting_as
-from secmlops_core.catalog.rules import builtin_rules, load_catalog
+from secmlops_core.catalog.loading import builtin_rules, load_catalog
 from secmlops_core.threats import register as reg
 from secmlops_core.threats.assessment import assess_stored
 from secmlops_core.threats.engine import generate_threats

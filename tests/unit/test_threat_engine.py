@@ -4,7 +4,7 @@ import copy
 
 import pytest
 
-from secmlops_core.catalog.rules import load_catalog
+from secmlops_core.catalog.loading import load_catalog
 from secmlops_core.pipeline.validate import parse_pipeline
 from secmlops_core.threats.engine import generate_threats, threat_id
 from secmlops_core.threats.risk import BANDS, Risk, band_at_least, band_for, matrix_bands, residual

@@ -9,7 +9,7 @@ After reviewing the change, regenerate the file with:
 import json
 import os
 
-from secmlops_core.catalog.rules import load_catalog
+from secmlops_core.catalog.loading import load_catalog
 from secmlops_core.threats.assessment import assess
 from tests.conftest import REPO_ROOT
 

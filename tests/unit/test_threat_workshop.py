@@ -2,7 +2,7 @@
 
 import pytest
 
-from secmlops_core.catalog.rules import load_catalog
+from secmlops_core.catalog.loading import load_catalog
 from secmlops_core.errors import ValidationFailed
 from secmlops_core.threats.engine import generate_threats
 from secmlops_core.threats.workshop import apply_answers, changed_answers, stage_questions
