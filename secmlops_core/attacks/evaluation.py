@@ -20,6 +20,7 @@ import numpy as np
 from secmlops_core.attacks import frames as fr
 from secmlops_core.attacks.catalog import ATTACKS, check_defenses, check_params
 from secmlops_core.attacks.defenses import apply_defense, build_preprocessor, detection_instability, match_boxes
+from secmlops_core.attacks.families import FrameAttack, attack_frame
 from secmlops_core.attacks.model import load_attack_model
 from secmlops_core.detector.images import IMAGE_SUFFIXES
 from secmlops_core.detector.results import Detection, FrameResult
@@ -120,8 +121,6 @@ def evaluate(images: list[tuple[str, np.ndarray]], attacks: list[str], defenses:
             raise UserFacingError(f"{attack!r} cannot be evaluated over an image set; choose from {', '.join(allowed)}")
     params = {a: {**check_params(a, None, preset), "imgsz": imgsz} for a in attacks}
     model = load_attack_model(weights, settings)
-    from secmlops_core.attacks.runs import _make_adversarial
-
     started = time.perf_counter()
     preprocessors = {d: build_preprocessor(d) for d in defenses}
     models = _hardened_models(hardened, model, settings)
@@ -158,23 +157,23 @@ def evaluate(images: list[tuple[str, np.ndarray]], attacks: list[str], defenses:
         for attack in attacks:
             spec = ATTACKS[attack]
             reference_for_attack = FrameResult(tuple(ref_peds), None, 0, "", "", "")
-            adversarial = fr.quantise(_make_adversarial(model, x, spec, params[attack], reference_for_attack
-                                                        if spec.family == "patch" else clean, None)[0])
+            target = reference_for_attack if spec.family == "patch" else clean
+            adversarial = fr.quantise(attack_frame(FrameAttack(model, x, spec, params[attack], target)).adversarial)
             attacked = model.predict(adversarial)[0]
             flags[attack] += detection_instability(model, adversarial, attacked).flagged
             for row in ("none", *defenses):
                 shown = adversarial if row == "none" else apply_defense(preprocessors[row], adversarial)
                 _add(counts[row][attack], ref_peds, model.predict(shown)[0])
             for row, hardened_model in models.items():
-                own = adversarial if spec.family == "patch" else fr.quantise(_make_adversarial(
-                    hardened_model, x, spec, params[attack], hardened_clean[row], None)[0])
+                own = adversarial if spec.family == "patch" else fr.quantise(attack_frame(FrameAttack(
+                    hardened_model, x, spec, params[attack], hardened_clean[row])).adversarial)
                 _add(counts[row][attack], ref_peds, hardened_model.predict(own)[0])
             done += 1
             _tick(ctx, done, units, f"{name}: {attack}")
             if adaptive and spec.family == "evasion":
                 for row in defenses:
-                    adaptive_x = fr.quantise(_make_adversarial(model, x, spec, params[attack], clean, None,
-                                                               [preprocessors[row]])[0])
+                    through = FrameAttack(model, x, spec, params[attack], clean, defences=[preprocessors[row]])
+                    adaptive_x = fr.quantise(attack_frame(through).adversarial)
                     _add(counts[row][f"{attack}*"], ref_peds, model.predict(apply_defense(preprocessors[row], adaptive_x))[0])
                     done += 1
                     _tick(ctx, done, units, f"{name}: {attack} through {row}")

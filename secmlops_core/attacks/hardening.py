@@ -17,7 +17,10 @@ import numpy as np
 from secmlops_core.attacks import finetune as ft
 from secmlops_core.attacks.catalog import ATTACKS, check_hardening_params, check_params
 from secmlops_core.attacks.defenses import match_boxes
+from secmlops_core.attacks.families import FrameAttack, attack_frame
+from secmlops_core.attacks.frames import quantise
 from secmlops_core.attacks.model import AttackModel, job_resource, load_attack_model
+from secmlops_core.attacks.outcome import report_progress
 from secmlops_core.settings import Settings, get_settings
 from secmlops_core.store import Store, get_store
 
@@ -28,9 +31,6 @@ SEED = 0
 
 def robustness(model: AttackModel, frames: list[ft.Sample], references: list[list], eps: float) -> dict:
     """Clean and FGSM-attacked recall of ``model`` against reference pedestrians, and its latency."""
-    from secmlops_core.attacks.frames import quantise
-    from secmlops_core.attacks.runs import _make_adversarial
-
     fgsm = ATTACKS["fgsm"]
     params = {**check_params("fgsm", {"eps": eps}), "imgsz": frames[0].x.shape[-1]}
     found = {"clean": 0, "attacked": 0}
@@ -39,7 +39,7 @@ def robustness(model: AttackModel, frames: list[ft.Sample], references: list[lis
         started = time.perf_counter()
         clean = model.predict(sample.x)[0]
         latency.append((time.perf_counter() - started) * 1000)
-        adversarial = quantise(_make_adversarial(model, sample.x, fgsm, params, clean, None)[0])
+        adversarial = quantise(attack_frame(FrameAttack(model, sample.x, fgsm, params, clean)).adversarial)
         attacked = model.predict(adversarial)[0]
         found["clean"] += match_boxes(reference, [d for d in clean.detections if d.is_pedestrian])
         found["attacked"] += match_boxes(reference, [d for d in attacked.detections if d.is_pedestrian])
@@ -51,23 +51,21 @@ def robustness(model: AttackModel, frames: list[ft.Sample], references: list[lis
 def adversarial_training(params: dict, ctx=None, store: Store | None = None, weights: str | None = None,
                          settings: Settings | None = None) -> dict:
     """Fine-tune an adversarially trained candidate and measure it against the base; returns what was stored."""
-    from secmlops_core.attacks.runs import _progress
-
     settings = settings or get_settings()
     store = store or get_store(settings.store_path)
     params = check_hardening_params(params)
     base = load_attack_model(weights, settings)
-    _progress(ctx, 0.02, "building the fine-tuning set")
+    report_progress(ctx, 0.02, "building the fine-tuning set")
     sources = ft.sample_frames(base, params["imgsz"], settings)
     dataset = ft.augmented_set(sources, params["samples"], params["imgsz"], SEED)
     started = time.perf_counter()
     module, history = ft.fine_tune(
         base, dataset, params["epochs"], params["lr"], SEED, adversarial_eps=params["eps"],
-        on_step=lambda s, n, loss: _progress(ctx, 0.05 + 0.75 * s / n, f"adversarial fine-tune step {s}/{n}, "
+        on_step=lambda s, n, loss: report_progress(ctx, 0.05 + 0.75 * s / n, f"adversarial fine-tune step {s}/{n}, "
                                                                          f"loss {loss:.2f}"))
     train_s = round(time.perf_counter() - started, 2)
     candidate = AttackModel(base.entry, module, base.device, base.names, "unsaved")
-    _progress(ctx, 0.85, "measuring clean and attacked recall, base and candidate")
+    report_progress(ctx, 0.85, "measuring clean and attacked recall, base and candidate")
     references = [[d for d in base.predict(s.x)[0].detections if d.is_pedestrian] for s in sources]
     before = robustness(base, sources, references, params["eps"])
     after = robustness(candidate, sources, references, params["eps"])

@@ -51,7 +51,7 @@ def test_a_gpu_that_disappears_under_a_run_falls_back_to_the_cpu(store, manager,
     monkeypatch.setattr(attack_model, "_gpu_lost_reason", None)
     monkeypatch.setattr(attack_model, "attack_device",
                         lambda: "cpu" if attack_model._gpu_lost_reason else "cuda:0")
-    run = execute_attack(AttackRequest("fgsm", "sample:bus", dict(FAST)), store=store)
+    run = execute_attack(AttackRequest("fgsm", "sample:bus", dict(FAST)).check(), store=store)
     assert run.status == "succeeded" and run.device == "cpu"
     assert "ran on the CPU" in run.result["device_fallback"] and "NVIDIA driver" in run.result["device_fallback"]
     assert attack_model.attack_device() == "cpu", "later runs of this process stay on the CPU"
