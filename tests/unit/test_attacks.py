@@ -91,7 +91,7 @@ def test_patch_training_lowers_its_loss(model, bus):
 
 def test_deepfool_flips_the_crop_classifier(model, bus):
     from secmlops_core.attacks.catalog import check_params
-    from secmlops_core.attacks.classifier_view import run_classifier_attack
+    from secmlops_core.attacks.crop_classifier import run_classifier_attack
 
     x, clean = bus
     params = check_params("deepfool", {"max_crops": 1, "crop_size": 128, "max_iter": 20, "overshoot": 0.3})
@@ -101,7 +101,7 @@ def test_deepfool_flips_the_crop_classifier(model, bus):
 
 def test_hopskipjump_is_query_only_and_lowers_the_score(model, bus):
     from secmlops_core.attacks.catalog import check_params
-    from secmlops_core.attacks.classifier_view import run_classifier_attack
+    from secmlops_core.attacks.crop_classifier import run_classifier_attack
 
     x, clean = bus
     params = check_params("hopskipjump", {"max_crops": 1, "crop_size": 64, "max_iter": 1, "max_eval": 20, "init_eval": 5})
