@@ -6,18 +6,18 @@ import json
 from dataclasses import asdict
 from datetime import timedelta
 
+from secmlops_core.cli.common import add_command, command_group
+
 
 def register(subparsers) -> None:
     """Add the telemetry subcommands."""
-    parser = subparsers.add_parser("telemetry", help="detector telemetry: compaction, rollups, KPIs")
-    sub = parser.add_subparsers(dest="telemetry_command", metavar="ACTION")
-    compact = sub.add_parser("compact", help="merge segments, write rollups, apply retention")
-    compact.set_defaults(handler=_compact)
-    kpis = sub.add_parser("kpis", help="KPIs over the last N minutes")
+    sub = command_group(subparsers, "telemetry", "detector telemetry: compaction, rollups, KPIs",
+                        dest="telemetry_command")
+    add_command(sub, "compact", "merge segments, write rollups, apply retention", _compact)
+    kpis = add_command(sub, "kpis", "KPIs over the last N minutes", _kpis)
     kpis.add_argument("--minutes", type=float, default=15.0)
     kpis.add_argument("--camera")
     kpis.add_argument("--json", action="store_true")
-    kpis.set_defaults(handler=_kpis)
 
 
 def _compact(args) -> int:

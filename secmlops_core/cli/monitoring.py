@@ -6,6 +6,9 @@ import json
 import sys
 import time
 
+from secmlops_core.cli import common
+from secmlops_core.cli.common import add_command, command_group
+
 
 def register(subparsers) -> None:
     """Add the monitoring subcommands."""
@@ -22,39 +25,26 @@ def register(subparsers) -> None:
     drift.add_argument("--json", action="store_true")
     drift.set_defaults(handler=_drift)
 
-    monitor = subparsers.add_parser("monitor", help="evaluate the alert rules (once, or in a loop)")
+    monitor = add_command(subparsers, "monitor", "evaluate the alert rules (once, or in a loop)", _monitor)
     monitor.add_argument("--every", type=float, default=None, metavar="SECONDS",
                          help="loop, evaluating this often (default: once)")
     monitor.add_argument("--json", action="store_true")
-    monitor.set_defaults(handler=_monitor)
 
-    inc = subparsers.add_parser("incidents", help="list incidents and move them through their lifecycle")
-    sub = inc.add_subparsers(dest="incidents_command", metavar="ACTION")
-    listing = sub.add_parser("list", help="incidents, most severe active first")
+    sub = command_group(subparsers, "incidents", "list incidents and move them through their lifecycle",
+                        dest="incidents_command")
+    listing = add_command(sub, "list", "incidents, most severe active first", _list)
     listing.add_argument("--all", action="store_true", help="include resolved incidents")
     listing.add_argument("--json", action="store_true")
-    listing.set_defaults(handler=_list)
-    show = sub.add_parser("show", help="one incident with its timeline and runbook")
-    show.add_argument("incident_id")
-    show.set_defaults(handler=_show)
+    add_command(sub, "show", "one incident with its timeline and runbook", _show).add_argument("incident_id")
     for status, verb in (("acknowledged", "ack"), ("investigating", "investigate"), ("resolved", "resolve")):
-        p = sub.add_parser(verb, help=f"mark an incident {status}")
+        p = add_command(sub, verb, f"mark an incident {status}", _transition, status=status)
         p.add_argument("incident_id")
         p.add_argument("--by", help="who acts (default: the local operator)")
         p.add_argument("--note", default="")
-        p.set_defaults(handler=_transition, status=status)
-    note = sub.add_parser("note", help="add a note to an incident's timeline")
+    note = add_command(sub, "note", "add a note to an incident's timeline", _note)
     note.add_argument("incident_id")
     note.add_argument("text")
     note.add_argument("--by")
-    note.set_defaults(handler=_note)
-
-
-def _store():
-    from secmlops_core.settings import get_settings
-    from secmlops_core.store import get_store
-
-    return get_store(get_settings().store_path)
 
 
 def _drift(args) -> int:
@@ -71,7 +61,7 @@ def _drift(args) -> int:
     result = compute_drift(reference, current, args.camera, mode=args.mode)
     out = result.as_dict()
     if args.save:
-        out["snapshot_id"] = save_snapshot(_store(), result, trigger="cli")
+        out["snapshot_id"] = save_snapshot(common.store(), result, trigger="cli")
     if args.html:
         Path(args.html).write_text(result.html(), encoding="utf-8")
         out["html"] = str(Path(args.html).resolve())
@@ -100,7 +90,7 @@ def _monitor(args) -> int:
 
     if args.every is not None and args.every < 1:
         raise UserFacingError("--every must be at least 1 second")
-    store = _store()
+    store = common.store()
     while True:
         report = evaluate(store)
         if args.json:
@@ -119,7 +109,7 @@ def _monitor(args) -> int:
 def _list(args) -> int:
     from secmlops_core.monitoring.incidents import ACTIVE, list_incidents
 
-    found = list_incidents(_store(), statuses=None if args.all else ACTIVE)
+    found = list_incidents(common.store(), statuses=None if args.all else ACTIVE)
     if args.json:
         print(json.dumps([i.__dict__ for i in found], default=str))
         return 0
@@ -136,7 +126,7 @@ def _show(args) -> int:
     from secmlops_core.monitoring.rules import load_alert_rules
     from secmlops_core.settings import get_settings
 
-    store = _store()
+    store = common.store()
     i = get_incident(store, args.incident_id)
     print(f"{i.title}\n  id {i.incident_id}  rule {i.rule_id}  severity {i.severity}  status {i.status}  "
           f"owner {i.owner_role}  occurrences {i.occurrences}")
@@ -161,7 +151,7 @@ def _show(args) -> int:
 def _transition(args) -> int:
     from secmlops_core.monitoring.incidents import set_status
 
-    incident = set_status(_store(), args.incident_id, args.status, args.by, args.note)
+    incident = set_status(common.store(), args.incident_id, args.status, args.by, args.note)
     print(f"{incident.incident_id}: {incident.status}")
     return 0
 
@@ -169,6 +159,6 @@ def _transition(args) -> int:
 def _note(args) -> int:
     from secmlops_core.monitoring.incidents import add_note
 
-    add_note(_store(), args.incident_id, args.text, args.by)
+    add_note(common.store(), args.incident_id, args.text, args.by)
     print("note added")
     return 0

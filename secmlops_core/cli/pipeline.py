@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from secmlops_core.cli.common import EXIT_INVALID, add_command, command_group
 from secmlops_core.errors import ValidationFailed
 from secmlops_core.pipeline.formats import detect_format, dumps_pipeline
 from secmlops_core.pipeline.importing import read_any_pipeline
@@ -65,7 +66,7 @@ def _guarded(handler):
             return handler(args)
         except ValidationFailed as exc:
             _print_problems(exc)
-            return 2
+            return EXIT_INVALID
     return run
 
 
@@ -78,12 +79,12 @@ def _schema(args) -> int:
 
 def register(subparsers) -> None:
     """Add the `pipeline` command group."""
-    pipeline = subparsers.add_parser("pipeline", help="validate and convert pipeline files")
-    commands = pipeline.add_subparsers(dest="pipeline_command", metavar="SUBCOMMAND", required=True)
+    commands = command_group(subparsers, "pipeline", "validate and convert pipeline files", dest="pipeline_command",
+                             metavar="SUBCOMMAND", required=True)
 
-    validate = commands.add_parser("validate", help="check a pipeline file (project YAML/JSON or Threat Dragon v2)")
+    validate = add_command(commands, "validate", "check a pipeline file (project YAML/JSON or Threat Dragon v2)",
+                           _guarded(_validate))
     validate.add_argument("file")
-    validate.set_defaults(handler=_guarded(_validate))
 
     convert = commands.add_parser(
         "convert", help="convert between the project format (YAML/JSON) and Threat Dragon v2 JSON",
@@ -94,5 +95,4 @@ def register(subparsers) -> None:
     convert.add_argument("--to", choices=TARGETS)
     convert.set_defaults(handler=_guarded(_convert))
 
-    schema = commands.add_parser("schema", help="print the JSON Schema of the pipeline file format")
-    schema.set_defaults(handler=_schema)
+    add_command(commands, "schema", "print the JSON Schema of the pipeline file format", _schema)

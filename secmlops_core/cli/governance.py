@@ -12,11 +12,11 @@ import json
 import sys
 from pathlib import Path
 
+from secmlops_core.cli import common
+from secmlops_core.cli.common import EXIT_CHECK_FAILED, EXIT_OK, add_pipeline_file
 from secmlops_core.errors import UserFacingError
 from secmlops_core.governance.catalog import load_gates
 from secmlops_core.governance.gates import FAIL, NO_EVIDENCE, PASS, STATUS_LABELS
-
-EXIT_OK, EXIT_GATE_FAILED = 0, 1
 
 
 def register(subparsers) -> None:
@@ -27,7 +27,7 @@ def register(subparsers) -> None:
                     "pre-deployment robustness, signed deployment, monitoring) of a pipeline file against the "
                     "evidence in the store. Exit 0 when every gate passes, 1 when a gate fails or lacks evidence, "
                     "2 for invalid input.")
-    gates.add_argument("file", metavar="PIPELINE_FILE", help="pipeline file (.yaml, .yml or .json)")
+    add_pipeline_file(gates)
     gates.add_argument("--json", action="store_true", help="print the gate report as JSON")
     gates.add_argument("--gate", action="append", metavar="ID", dest="gate_ids",
                        help="evaluate only this gate (repeatable): " + ", ".join(g.id for g in load_gates()))
@@ -38,7 +38,7 @@ def register(subparsers) -> None:
         "audit-pack", help="write the governance audit pack (Markdown, HTML, JSON, evidence) of a pipeline",
         description="Write the audit pack of a pipeline file into a directory: audit-pack.md, audit-pack.html "
                     "(self-contained), audit-pack.json, evidence/<id>.json and manifest.json with SHA-256 hashes.")
-    pack.add_argument("file", metavar="PIPELINE_FILE", help="pipeline file (.yaml, .yml or .json)")
+    add_pipeline_file(pack)
     pack.add_argument("-o", "--output", metavar="DIR", required=True, help="directory to write (created if missing)")
     pack.set_defaults(handler=run_audit_pack)
 
@@ -46,15 +46,13 @@ def register(subparsers) -> None:
 def _workspace(path: str, gate_ids: list[str] | None = None):
     from secmlops_core.governance.workspace import build
     from secmlops_core.pipeline.importing import read_any_pipeline
-    from secmlops_core.settings import get_settings
-    from secmlops_core.store import get_store
 
     known = {g.id for g in load_gates()}
     unknown = sorted(set(gate_ids or ()) - known)
     if unknown:
         raise UserFacingError(f"unknown gate(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     pipeline, _ = read_any_pipeline(Path(path))
-    store = get_store(get_settings().store_path)
+    store = common.store()
     return store, build(store, pipeline, gate_ids=gate_ids)
 
 
@@ -82,7 +80,7 @@ def run_gates(args) -> int:
     if report.passed:
         return EXIT_OK
     print("gates not passed: a failed gate or missing evidence blocks release", file=sys.stderr)
-    return EXIT_GATE_FAILED
+    return EXIT_CHECK_FAILED
 
 
 def run_audit_pack(args) -> int:

@@ -97,15 +97,16 @@ def _attack(args) -> int:
     request = AttackRequest(attack=args.attack, image_ref=ref, params=_raw_params(args), preset=args.preset,
                             defenses=tuple(args.defense), adaptive=args.adaptive, weights=args.weights,
                             pipeline_id=args.pipeline, threat_id=args.threat)
-    params, _ = request.checked()
+    checked = request.check()
     manager = get_job_manager()
     holder = {}
 
     def work(ctx):
-        holder["run"] = execute_attack(request, None, ctx, manager.store)
+        holder["run"] = execute_attack(checked, None, ctx, manager.store)
         return {"run_id": holder["run"].run_id}
 
-    job = manager.run_inline(f"attack:{args.attack}", work, title=f"{args.attack} on {ref} (CLI)", params=params,
+    job = manager.run_inline(f"attack:{args.attack}", work, title=f"{args.attack} on {ref} (CLI)",
+                             params=dict(checked.params),
                              resource=job_resource(), time_limit_s=3600)
     if job.status != "succeeded":
         from secmlops_core.errors import UserFacingError

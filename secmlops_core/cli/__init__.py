@@ -1,7 +1,8 @@
 """The ``secmlops`` command line (also ``python -m secmlops_core``).
 
-Each feature package contributes its subcommands through a ``commands`` module with a
-``register(subparsers)`` function; handlers return the process exit code. Exit codes:
+The command line lives here, above the feature packages: one module per command group,
+each with a ``register(subparsers)`` function, reaching the store through
+:func:`secmlops_core.cli.common.store`. Handlers return the process exit code. Exit codes:
 0 success, 1 a check failed (a gate, a threshold), 2 invalid input or configuration.
 """
 
@@ -13,23 +14,24 @@ import sys
 
 from secmlops_core import __version__
 from secmlops_core.access.policy import LOCAL_OPERATOR, set_principal
+from secmlops_core.cli.common import EXIT_CHECK_FAILED, EXIT_INVALID, EXIT_OK
 from secmlops_core.errors import UserFacingError
 from secmlops_core.settings import SettingsError
 
-COMMAND_MODULES = (
-    "secmlops_core.serve",
-    "secmlops_core.pipeline.commands",
-    "secmlops_core.access.commands",
-    "secmlops_core.threats.commands",
-    "secmlops_core.detector.commands",
-    "secmlops_core.feed.commands",
-    "secmlops_core.telemetry.commands",
-    "secmlops_core.monitoring.commands",
-    "secmlops_core.attacks.commands",
-    "secmlops_core.governance.commands",
-)
+__all__ = ["EXIT_CHECK_FAILED", "EXIT_INVALID", "EXIT_OK", "build_parser", "main"]
 
-EXIT_OK, EXIT_CHECK_FAILED, EXIT_INVALID = 0, 1, 2
+COMMAND_MODULES = (
+    "secmlops_core.cli.serve",
+    "secmlops_core.cli.pipeline",
+    "secmlops_core.cli.access",
+    "secmlops_core.cli.threats",
+    "secmlops_core.cli.detector",
+    "secmlops_core.cli.feed",
+    "secmlops_core.cli.telemetry",
+    "secmlops_core.cli.monitoring",
+    "secmlops_core.cli.attacks",
+    "secmlops_core.cli.governance",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,7 +63,3 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -10,13 +10,13 @@ import sys
 from pathlib import Path
 
 from secmlops_core.catalog.loading import load_catalog
+from secmlops_core.cli import common
+from secmlops_core.cli.common import EXIT_CHECK_FAILED, EXIT_OK, add_pipeline_file
 from secmlops_core.errors import UserFacingError
 from secmlops_core.pipeline.importing import read_any_pipeline
 from secmlops_core.reports.render import FORMATS, render
 from secmlops_core.threats.assessment import assess
 from secmlops_core.threats.risk import BANDS
-
-EXIT_OK, EXIT_GATE_FAILED = 0, 1
 
 
 def register(subparsers) -> None:
@@ -26,7 +26,7 @@ def register(subparsers) -> None:
         description="Generate the threat model of a pipeline file (project YAML/JSON or Threat Dragon JSON). "
                     "Exit 0 normally, 1 when --fail-on finds an open threat at or above the band "
                     "(residual risk), 2 for invalid input.")
-    parser.add_argument("file", metavar="PIPELINE_FILE", help="pipeline file (.yaml, .yml or .json)")
+    add_pipeline_file(parser)
     parser.add_argument("--format", "-f", choices=list(FORMATS), default="md", help="report format (default md)")
     parser.add_argument("-o", "--output", metavar="OUT", help="write the report here instead of standard output")
     parser.add_argument("--fail-on", choices=BANDS, metavar="BAND",
@@ -39,11 +39,9 @@ def register(subparsers) -> None:
 
 
 def _stored_decisions(pipeline_id: str):
-    from secmlops_core.settings import get_settings
-    from secmlops_core.store import get_store
     from secmlops_core.threats.register import control_states, load_register
 
-    store = get_store(get_settings().store_path)
+    store = common.store()
     entries, generation = load_register(store, pipeline_id)
     return entries, generation, control_states(store, pipeline_id)
 
@@ -79,6 +77,6 @@ def run_threats(args) -> int:
                       f"{item.threat.element_type}:{item.threat.element_id} {item.threat.rule.title}", file=sys.stderr)
             if len(failures) > 20:
                 print(f"  ... and {len(failures) - 20} more", file=sys.stderr)
-            return EXIT_GATE_FAILED
+            return EXIT_CHECK_FAILED
         print(f"gate passed: no open threat at or above {args.fail_on}", file=sys.stderr)
     return EXIT_OK

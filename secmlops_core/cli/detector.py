@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import json
 
+from secmlops_core.cli.common import add_command, command_group
+
 
 def register(subparsers) -> None:
     """Add the detector subcommands."""
-    detect = subparsers.add_parser("detect", help="run the pedestrian detector on image files")
+    detect = add_command(subparsers, "detect", "run the pedestrian detector on image files", _detect)
     detect.add_argument("images", nargs="+", metavar="IMAGE")
     detect.add_argument("--weights", help="registered weights id or checkpoint path (default: settings)")
     detect.add_argument("--conf", type=float, default=0.25, help="confidence threshold (default 0.25)")
     detect.add_argument("--json", action="store_true", help="print JSON instead of text")
-    detect.set_defaults(handler=_detect)
 
-    weights = subparsers.add_parser("weights", help="the SHA-256-pinned detector weights registry")
-    sub = weights.add_subparsers(dest="weights_command", metavar="ACTION")
-    listing = sub.add_parser("list", help="list registered weights")
-    listing.add_argument("--json", action="store_true")
-    listing.set_defaults(handler=_list)
-    reg = sub.add_parser("register", help="trust a checkpoint: record its SHA-256 so it may be loaded")
+    sub = command_group(subparsers, "weights", "the SHA-256-pinned detector weights registry", dest="weights_command")
+    add_command(sub, "list", "list registered weights", _list, json=True)
+    reg = add_command(sub, "register", "trust a checkpoint: record its SHA-256 so it may be loaded", _register)
     reg.add_argument("path")
     reg.add_argument("--id", dest="weights_id")
     reg.add_argument("--pedestrian-class", action="append", default=None,
@@ -27,9 +25,7 @@ def register(subparsers) -> None:
     reg.add_argument("--source", default="operator")
     reg.add_argument("--licence", default="unknown")
     reg.add_argument("--notes", default="")
-    reg.set_defaults(handler=_register)
-    verify = sub.add_parser("verify", help="re-hash every registered file; exit 1 if one differs")
-    verify.set_defaults(handler=_verify)
+    add_command(sub, "verify", "re-hash every registered file; exit 1 if one differs", _verify)
 
 
 def _detect(args) -> int:

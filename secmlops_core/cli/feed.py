@@ -7,10 +7,12 @@ import signal
 import sys
 from dataclasses import asdict
 
+from secmlops_core.cli.common import add_command, command_group
+
 
 def register(subparsers) -> None:
     """Add the feed subcommands."""
-    feed = subparsers.add_parser("feed", help="run a camera feed through the detector, writing telemetry")
+    feed = add_command(subparsers, "feed", "run a camera feed through the detector, writing telemetry", _feed)
     feed.add_argument("--source", required=True,
                       help="'sample', a webcam index, an rtsp/http URL, an image folder or a video file")
     feed.add_argument("--camera-id", required=True)
@@ -18,17 +20,13 @@ def register(subparsers) -> None:
     feed.add_argument("--duration", type=float, help="stop after this many seconds")
     feed.add_argument("--weights", help="registered weights id or checkpoint path")
     feed.add_argument("--scenario", default="normal", help="starting scenario (normal, night, fog, rain, occlusion, tamper)")
-    feed.set_defaults(handler=_feed)
 
-    feeds = subparsers.add_parser("feeds", help="status of camera feeds; switch a sample feed's scenario")
-    sub = feeds.add_subparsers(dest="feeds_command", metavar="ACTION")
-    status = sub.add_parser("status", help="one line per camera (up, stale, down)")
-    status.add_argument("--json", action="store_true")
-    status.set_defaults(handler=_status)
-    scenario = sub.add_parser("scenario", help="switch a running camera's scenario")
+    sub = command_group(subparsers, "feeds", "status of camera feeds; switch a sample feed's scenario",
+                        dest="feeds_command")
+    add_command(sub, "status", "one line per camera (up, stale, down)", _status, json=True)
+    scenario = add_command(sub, "scenario", "switch a running camera's scenario", _scenario)
     scenario.add_argument("camera_id")
     scenario.add_argument("scenario")
-    scenario.set_defaults(handler=_scenario)
 
 
 def _feed(args) -> int:

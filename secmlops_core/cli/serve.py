@@ -15,12 +15,12 @@ from pathlib import Path
 from secmlops_core.errors import UserFacingError
 from secmlops_core.settings import get_settings
 
-APP_PATH = Path(__file__).resolve().parents[1] / "app.py"
+APP_PATH = Path(__file__).resolve().parents[2] / "app.py"
 SAMPLE_CAMERA_ID = "sample-cam-1"
 
 
 def _feed_available() -> bool:
-    return importlib.util.find_spec("secmlops_core.feed.commands") is not None
+    return importlib.util.find_spec("secmlops_core.cli.feed") is not None
 
 
 LOCAL_ADDRESSES = ("localhost", "127.0.0.1", "::1")
