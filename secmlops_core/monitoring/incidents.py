@@ -133,14 +133,9 @@ def threats_for_signal(store: Store, signal: str | None) -> list[dict]:
     if not rule_ids:
         return []
     marks = ", ".join("?" for _ in rule_ids)
-    try:
-        with store.connect() as conn:
-            rows = conn.execute(f"SELECT pipeline_id, threat_id, rule_id, title FROM threat_register WHERE present "
-                                f"AND rule_id IN ({marks}) ORDER BY pipeline_id, rule_id, threat_id", rule_ids).fetchall()
-    except Exception as exc:  # register not migrated yet in an old store
-        if "threat_register" in str(exc):
-            return []
-        raise
+    with store.connect() as conn:  # the store's migrations create the register table on every connect
+        rows = conn.execute(f"SELECT pipeline_id, threat_id, rule_id, title FROM threat_register WHERE present "
+                            f"AND rule_id IN ({marks}) ORDER BY pipeline_id, rule_id, threat_id", rule_ids).fetchall()
     return [{"pipeline_id": p, "threat_id": t, "rule_id": r, "title": title} for p, t, r, title in rows]
 
 

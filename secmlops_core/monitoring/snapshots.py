@@ -76,11 +76,6 @@ def list_snapshots(store: Store, camera: str | None = None, since: datetime | No
     return [DriftSnapshot(*row[:11], json.loads(row[11]), *row[12:]) for row in rows]
 
 
-def latest_snapshot(store: Store) -> DriftSnapshot | None:
-    """The most recent snapshot of any camera, or None."""
-    found = list_snapshots(store, limit=1)
-    return found[0] if found else None
-
 
 def snapshot_timeline(snapshots: list[DriftSnapshot]) -> pd.DataFrame:
     """Long table (time, camera, column, score, threshold, test, drifted, ratio) for timeline and heat map."""

@@ -77,12 +77,3 @@ def parse_window(text: str, now: datetime | None = None, what: str = "window") -
     left, right = raw.split("..")
     now = now or utc_now()
     return make_window(parse_instant(left, now, f"{what} start"), parse_instant(right, now, f"{what} end"), what)
-
-
-def rolling_windows(now: datetime | None = None, current_minutes: float = 15, reference_minutes: float = 60,
-                    gap_minutes: float = 0) -> tuple[Window, Window]:
-    """Default (reference, current): the last ``current_minutes``, and the ``reference_minutes`` before it."""
-    now = _naive_utc(now or utc_now())
-    current = make_window(now - timedelta(minutes=current_minutes), now, "current window")
-    ref_end = current.start - timedelta(minutes=gap_minutes)
-    return make_window(ref_end - timedelta(minutes=reference_minutes), ref_end, "reference window"), current

@@ -90,9 +90,3 @@ def dumps_pipeline(pipeline: Pipeline, fmt: str = "yaml") -> str:
         return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
     return yaml.dump(document, Dumper=dumper, sort_keys=False, allow_unicode=True, width=100)
-
-
-def save_pipeline(pipeline: Pipeline, path: Path | str) -> None:
-    """Write a pipeline file, format chosen by extension."""
-    path = Path(path)
-    path.write_text(dumps_pipeline(pipeline, detect_format(path.name)), encoding="utf-8")

@@ -179,10 +179,3 @@ def load_draft(store: Store, pipeline_id: str) -> Draft | None:
     if row is None:
         return None
     return Draft(parse_pipeline(json.loads(row[0])), row[1], row[2])
-
-
-def discard_draft(store: Store, pipeline_id: str) -> None:
-    """Forget the working copy of a pipeline."""
-    require("edit_pipelines", pipeline_id)
-    with store.connect() as conn:
-        conn.execute("DELETE FROM pipeline_drafts WHERE pipeline_id = ?", [pipeline_id])

@@ -12,7 +12,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from secmlops_core.telemetry.synthetic import synthetic_events
+from tests.fixtures.synthetic_telemetry import synthetic_events
 
 PAGE = Path(__file__).resolve().parents[2] / "pages" / "live.py"
 

@@ -24,7 +24,7 @@ def _app(name: str) -> AppTest:
 def _telemetry(shift: float) -> None:
     """~300 reference frames 70..20 min ago and ~280 current frames in the last 14 min (current shifted)."""
     from secmlops_core.settings import get_settings
-    from secmlops_core.telemetry.synthetic import synthetic_events
+    from tests.fixtures.synthetic_telemetry import synthetic_events
     from secmlops_core.telemetry.writer import TelemetryWriter, utc_now
 
     now = utc_now()

@@ -1,6 +1,6 @@
 """Drift on 1M- and 10M-row windows: the binned path against raw Evidently, time ratio and verdict agreement.
 
-Data: generated events (``monitoring.generated``) with known shifts, some on purpose near the
+Data: generated events (``tests.fixtures.drift_windows``) with known shifts, some on purpose near the
 0.1 threshold, plus unshifted columns, written as Parquet into a temporary telemetry lake.
 
 * 1M rows per window: binned ``compute_drift`` vs Evidently's ``Report([DataDriftPreset()])``
@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from secmlops_core.monitoring import binning, drift  # noqa: E402
-from secmlops_core.monitoring.generated import write_window  # noqa: E402
+from tests.fixtures.drift_windows import write_window  # noqa: E402
 from secmlops_core.monitoring.windows import Window  # noqa: E402
 from secmlops_core.telemetry import query  # noqa: E402
 from tests.bench.common import best_and_median, report  # noqa: E402

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from secmlops_core.pipeline.formats import dumps_pipeline, load_pipeline  # noqa: E402
 from secmlops_core.pipeline.layout import apply_layout  # noqa: E402
-from secmlops_core.pipeline.synthetic import synthetic_pipeline  # noqa: E402
+from tests.fixtures.synthetic_pipeline import synthetic_pipeline  # noqa: E402
 from tests.bench.common import best_and_median, report  # noqa: E402
 
 

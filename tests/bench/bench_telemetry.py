@@ -24,7 +24,7 @@ REPS = 20
 
 
 def _ingest_rate(root: Path) -> float:
-    from secmlops_core.telemetry.synthetic import synthetic_table
+    from tests.fixtures.synthetic_telemetry import synthetic_table
     from secmlops_core.telemetry.writer import TelemetryWriter
 
     writer = TelemetryWriter(root, "ingest", flush_interval_s=0)
@@ -38,7 +38,7 @@ def _ingest_rate(root: Path) -> float:
 
 def _row_ingest_rate(root: Path) -> float:
     """The runner's path: row dicts buffered, flushed as one segment."""
-    from secmlops_core.telemetry.synthetic import synthetic_events
+    from tests.fixtures.synthetic_telemetry import synthetic_events
     from secmlops_core.telemetry.writer import TelemetryWriter
 
     rows = synthetic_events(datetime(2025, 2, 1), 20_000, "rows", 0.1)
@@ -52,7 +52,7 @@ def _row_ingest_rate(root: Path) -> float:
 def _load_10m(root: Path) -> tuple[datetime, datetime, float]:
     """Write 10M events hour by hour per camera, then compact as the runners would over time."""
     from secmlops_core.telemetry.lake import compact
-    from secmlops_core.telemetry.synthetic import synthetic_table
+    from tests.fixtures.synthetic_telemetry import synthetic_table
     from secmlops_core.telemetry.writer import TelemetryWriter
 
     per_camera = TOTAL // CAMERAS

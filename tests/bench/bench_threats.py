@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from secmlops_core.catalog.loading import load_catalog  # noqa: E402
 from secmlops_core.catalog.vocabulary import stage_kinds  # noqa: E402
-from secmlops_core.pipeline.synthetic import synthetic_pipeline  # noqa: E402
+from tests.fixtures.synthetic_pipeline import synthetic_pipeline  # noqa: E402
 from secmlops_core.threats.assessment import assess  # noqa: E402
 from secmlops_core.threats.engine import generate_threats  # noqa: E402
 from tests.bench.common import best_and_median, report  # noqa: E402

@@ -34,7 +34,7 @@ def _seed(home: Path) -> None:
     from secmlops_core.detector.annotate import encode_jpeg
     from secmlops_core.feed import state
     from secmlops_core.settings import load_settings
-    from secmlops_core.telemetry.synthetic import synthetic_events
+    from tests.fixtures.synthetic_telemetry import synthetic_events
     from secmlops_core.telemetry.writer import TelemetryWriter, utc_now
 
     settings = load_settings({"SECMLOPS_HOME": str(home)})

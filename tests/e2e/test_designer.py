@@ -66,7 +66,7 @@ def test_designer_add_connect_save_reload(page, app_url, app_home):
 
 def test_two_hundred_stage_graph_stays_usable(page, app_url, app_home):
     from secmlops_core.pipeline.layout import apply_layout
-    from secmlops_core.pipeline.synthetic import synthetic_pipeline
+    from tests.fixtures.synthetic_pipeline import synthetic_pipeline
 
     big = apply_layout(synthetic_pipeline(200, 400, seed=3))
     library.save_version(Store(app_home / "secmlops.duckdb"), big, "load test")

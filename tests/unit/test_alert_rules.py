@@ -52,7 +52,7 @@ def test_operator_rules_file_overrides_the_shipped_one(secmlops_home):
 
 
 def _write(settings, camera, start, count, step_s, *, shift=0.0, latency=None, seed=0):
-    from secmlops_core.telemetry.synthetic import synthetic_events
+    from tests.fixtures.synthetic_telemetry import synthetic_events
     from secmlops_core.telemetry.writer import TelemetryWriter
 
     rows = synthetic_events(start, count, camera=camera, step_s=step_s, seed=seed)

@@ -11,14 +11,20 @@ import pytest
 
 from secmlops_core.errors import UserFacingError
 from secmlops_core.monitoring import drift
-from secmlops_core.monitoring.generated import write_window
-from secmlops_core.monitoring.windows import Window, make_window, parse_window, rolling_windows
+from tests.fixtures.drift_windows import write_window
+from secmlops_core.monitoring.windows import Window, make_window, parse_window
 from secmlops_core.telemetry import query
 
 NOW = datetime(2026, 3, 1, 12, 0, 0)
 # Known shifts (in standard deviations, or share of counts zeroed), some on purpose close to 0.1.
 SHIFTS = {"brightness": 0.3, "contrast": 0.093, "sharpness": 0.108, "entropy": 0.04, "pedestrians": 0.2,
           "latency_ms": 0.125}
+
+
+def rolling_windows(now: datetime, current_minutes: float = 15, reference_minutes: float = 60) -> tuple[Window, Window]:
+    """(reference, current): the last ``current_minutes``, and the ``reference_minutes`` before it."""
+    current = make_window(now - timedelta(minutes=current_minutes), now, "current window")
+    return make_window(current.start - timedelta(minutes=reference_minutes), current.start, "reference window"), current
 
 
 def test_windows_parse_relative_iso_and_refuse_bad_input():
@@ -111,7 +117,7 @@ def test_bad_input_gives_clear_messages(lake):
 def test_column_without_values_is_skipped_not_fatal(tmp_path):
     import pyarrow as pa
 
-    from secmlops_core.telemetry.synthetic import synthetic_table
+    from tests.fixtures.synthetic_telemetry import synthetic_table
     from secmlops_core.telemetry.writer import TelemetryWriter
 
     writer = TelemetryWriter(tmp_path, "cam-b")

@@ -14,7 +14,7 @@ import pyarrow.dataset as ds
 import pytest
 
 from secmlops_core.telemetry import lake, query
-from secmlops_core.telemetry.synthetic import synthetic_events, synthetic_table
+from tests.fixtures.synthetic_telemetry import synthetic_events, synthetic_table
 from secmlops_core.telemetry.writer import TelemetryWriter
 
 T0 = datetime(2026, 3, 2, 10, 0, 0)
@@ -165,7 +165,7 @@ def test_layout_is_readable_as_hive_partitioned_parquet(tmp_path):
 WRITER_SCRIPT = """
 import sys, time
 from datetime import datetime, timedelta
-from secmlops_core.telemetry.synthetic import synthetic_events
+from tests.fixtures.synthetic_telemetry import synthetic_events
 from secmlops_core.telemetry.writer import TelemetryWriter
 root, seconds = sys.argv[1], float(sys.argv[2])
 writer = TelemetryWriter(root, "cam-w", flush_interval_s=0.05)
