@@ -15,7 +15,7 @@ from pathlib import Path
 from secmlops_core.cli import common
 from secmlops_core.cli.common import EXIT_CHECK_FAILED, EXIT_OK, add_pipeline_file
 from secmlops_core.errors import UserFacingError
-from secmlops_core.governance.catalog import load_gates
+from secmlops_core.governance.definitions import load_gates
 from secmlops_core.governance.gates import FAIL, NO_EVIDENCE, PASS, STATUS_LABELS
 
 
@@ -85,7 +85,7 @@ def run_gates(args) -> int:
 
 def run_audit_pack(args) -> int:
     """Handler of ``secmlops audit-pack``."""
-    from secmlops_core.governance.audit_pack import write_pack
+    from secmlops_core.reports.audit_pack import write_pack
 
     store, ws = _workspace(args.file)
     files = write_pack(store, ws, Path(args.output))

@@ -4,28 +4,15 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 
+from secmlops_core.reports.markup import md_table, md_text
 from secmlops_core.reports.threat_report import control_rows
 from secmlops_core.threats.assessment import Assessment
 from secmlops_core.threats.risk import BANDS
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#!])")
 CSV_COLUMNS = ("threat_id", "rule_id", "title", "stride", "element_type", "element_id", "element_name", "lifecycle",
                "likelihood", "impact", "score", "band", "residual_score", "residual_band", "status", "owner_role",
                "justification", "ticket", "due_date", "is_new", "controls", "atlas", "owasp_ml", "because")
-
-
-def md_text(value) -> str:
-    """User or catalog text made safe inside Markdown (no markup, links, HTML or table breaks)."""
-    text = " ".join(str(value if value is not None else "").split())
-    return _MD_SPECIAL.sub(r"\\\1", text)
-
-
-def _table(header: list[str], rows: list[list]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(md_text(cell) for cell in row) + " |" for row in rows]
-    return lines
 
 
 def render_markdown(assessment: Assessment) -> str:
@@ -38,12 +25,12 @@ def render_markdown(assessment: Assessment) -> str:
              f"({len(assessment.open_threats())} open, {len(assessment.suppressed)} suppressed, "
              f"{len(assessment.vanished)} vanished). Generated {assessment.generated_at:%Y-%m-%d %H:%M} UTC.", "",
              "## Open threats by residual risk", ""]
-    lines += _table([b for b in BANDS], [[counts[b] for b in BANDS]])
+    lines += md_table([b for b in BANDS], [[counts[b] for b in BANDS]])
     lines += ["", "## Attack paths", ""]
     if assessment.paths:
-        lines += _table(["#", "Entry", "Crown jewel", "Path", "Mean step risk", "Band"],
-                        [[i, p.entry, f"{p.asset} ({p.asset_kind})", " → ".join(p.stages), p.score, p.band]
-                         for i, p in enumerate(assessment.paths[:15], 1)])
+        lines += md_table(["#", "Entry", "Crown jewel", "Path", "Mean step risk", "Band"],
+                          [[i, p.entry, f"{p.asset} ({p.asset_kind})", " → ".join(p.stages), p.score, p.band]
+                           for i, p in enumerate(assessment.paths[:15], 1)])
     else:
         lines.append("No path from an entry point to a crown jewel.")
     lines += ["", "## Threats", ""]
@@ -72,13 +59,13 @@ def render_markdown(assessment: Assessment) -> str:
             lines.append("")
     if assessment.suppressed:
         lines += ["## Suppressed", ""]
-        lines += _table(["Threat", "Rule", "Element", "Reason"],
-                        [[t.id, t.rule.id, t.element_id, t.suppressed_by] for t in assessment.suppressed])
+        lines += md_table(["Threat", "Rule", "Element", "Reason"],
+                          [[t.id, t.rule.id, t.element_id, t.suppressed_by] for t in assessment.suppressed])
         lines.append("")
     lines += ["## Controls for open threats", ""]
-    lines += _table(["Control", "Title", "PTPGC", "Owner", "Status", "Open threats"],
-                    [[c["id"], c["title"], c["ptpgc"], c["owner_name"], c["status"], c["open_threats"]]
-                     for c in control_rows(assessment)])
+    lines += md_table(["Control", "Title", "PTPGC", "Owner", "Status", "Open threats"],
+                      [[c["id"], c["title"], c["ptpgc"], c["owner_name"], c["status"], c["open_threats"]]
+                       for c in control_rows(assessment)])
     return "\n".join(lines) + "\n"
 
 

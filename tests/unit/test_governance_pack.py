@@ -11,7 +11,7 @@ from secmlops_core.cli import main
 from secmlops_core.detector.weights import sha256_file
 from secmlops_core.evidence import add_evidence
 from secmlops_core.governance import people, provenance, technology
-from secmlops_core.governance.audit_pack import write_pack
+from secmlops_core.reports.audit_pack import write_pack
 from secmlops_core.governance.workspace import build
 from secmlops_core.pipeline import library
 from secmlops_core.threats import register as reg

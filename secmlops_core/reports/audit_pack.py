@@ -22,9 +22,7 @@ from secmlops_core.governance.gates import STATUS_LABELS, gate_dict
 from secmlops_core.governance.history import list_changes
 from secmlops_core.governance.people import row_name
 from secmlops_core.governance.workspace import Workspace
-from secmlops_core.reports.html_report import _CSS, _e, _table
-from secmlops_core.reports.text_formats import _table as md_table
-from secmlops_core.reports.text_formats import md_text
+from secmlops_core.reports.markup import CSS, esc, html_table, md_table, md_text
 from secmlops_core.store import Store
 from secmlops_core.telemetry.files import atomic_write_text
 
@@ -202,7 +200,7 @@ def radar_svg(maturity: list[dict], size: int = 320) -> str:
         x, y = point(i, 5)
         lx, ly = point(i, 5.9)
         parts.append(f'<line x1="{centre}" y1="{centre}" x2="{x:.1f}" y2="{y:.1f}" stroke="#cfd8dc"/>')
-        parts.append(f'<text x="{lx:.1f}" y="{ly:.1f}" font-size="11" text-anchor="middle">{_e(m["name"])} '
+        parts.append(f'<text x="{lx:.1f}" y="{ly:.1f}" font-size="11" text-anchor="middle">{esc(m["name"])} '
                      f'{m["score"]}</text>')
     shape = " ".join(f"{x:.1f},{y:.1f}" for x, y in (point(i, m["score"]) for i, m in enumerate(maturity)))
     parts.append(f'<polygon points="{shape}" fill="#1565c0" fill-opacity=".3" stroke="#1565c0" stroke-width="2"/>')
@@ -212,68 +210,68 @@ def radar_svg(maturity: list[dict], size: int = 320) -> str:
 
 def _status(status: str) -> str:
     label = STATUS_LABELS.get(status, status)
-    return f'<span class="band" style="background:{STATUS_COLORS.get(status, "#607d8b")}">{_e(label)}</span>'
+    return f'<span class="band" style="background:{STATUS_COLORS.get(status, "#607d8b")}">{esc(label)}</span>'
 
 
 def _html_link(evidence_id: str) -> str:
-    return f'<a href="{_e(evidence_link(evidence_id))}">{_e(evidence_id)}</a>'
+    return f'<a href="{esc(evidence_link(evidence_id))}">{esc(evidence_id)}</a>'
 
 
 def render_html(doc: dict) -> str:
     """The pack as one self-contained HTML page (no scripts, no external resources)."""
     p = doc["pipeline"]
-    maturity = _table(["Component", "Score", "Level", "Implementation", "Coverage", "Operation"],
-                      [[_e(m["name"]), _e(m["score"]), _e(m["level"]), _pct(m["implementation"]),
-                        _pct(m["coverage"]), f"{_pct(m['operation'])} <span class='muted'>{_e(m['operation_basis'])}"
-                        "</span>"] for m in doc["maturity"]])
+    maturity = html_table(["Component", "Score", "Level", "Implementation", "Coverage", "Operation"],
+                          [[esc(m["name"]), esc(m["score"]), esc(m["level"]), _pct(m["implementation"]),
+                            _pct(m["coverage"]), f"{_pct(m['operation'])} <span class='muted'>{esc(m['operation_basis'])}"
+                            "</span>"] for m in doc["maturity"]])
     gates = "".join(
-        f"<h3>{_e(g['title'])} {_status(g['status'])}</h3>" + _table(
+        f"<h3>{esc(g['title'])} {_status(g['status'])}</h3>" + html_table(
             ["Criterion", "Result", "Detail", "Evidence"],
-            [[_e(c["title"]), _status(c["status"]), _e(c["detail"]),
+            [[esc(c["title"]), _status(c["status"]), esc(c["detail"]),
               ", ".join(_html_link(i) for i in c["evidence"])] for c in g["criteria"]])
         for g in doc["processes"]["gates"])
-    gaps = "".join(f"<li>{_e(g['severity'])}: {_e(g['message'])}</li>" for g in doc["people"]["gaps"]) or "<li>none</li>"
-    roles = _table(["Role", "Responsibility", "People"],
-                   [[_e(r["name"]), _e(r["responsibility"]), _e(", ".join(r["people"]) or "nobody")]
-                    for r in doc["people"]["roles"]])
-    raci = _table(["Stage", "Accountable", "Cells"],
-                  [[_e(r["name"]), _e(r["accountable"] or "NONE"),
-                    _e(", ".join(f"{k}: {v}" for k, v in r["cells"].items()))]
-                   for r in doc["people"]["raci"] if r["row_type"] == "stage"])
+    gaps = "".join(f"<li>{esc(g['severity'])}: {esc(g['message'])}</li>" for g in doc["people"]["gaps"]) or "<li>none</li>"
+    roles = html_table(["Role", "Responsibility", "People"],
+                       [[esc(r["name"]), esc(r["responsibility"]), esc(", ".join(r["people"]) or "nobody")]
+                        for r in doc["people"]["roles"]])
+    raci = html_table(["Stage", "Accountable", "Cells"],
+                      [[esc(r["name"]), esc(r["accountable"] or "NONE"),
+                        esc(", ".join(f"{k}: {v}" for k, v in r["cells"].items()))]
+                       for r in doc["people"]["raci"] if r["row_type"] == "stage"])
     frameworks = "".join(
-        f"<h3>{_e(fw['name'])}: {_pct(fw['coverage'])} covered</h3><p class='note'>{_e(fw['source'])}</p>" + _table(
+        f"<h3>{esc(fw['name'])}: {_pct(fw['coverage'])} covered</h3><p class='note'>{esc(fw['source'])}</p>" + html_table(
             ["Requirement", "Status", "Coverage", "Implemented", "Missing"],
-            [[f"<b>{_e(r['id'])}</b> {_e(r['title'])}<br><span class='muted'>{_e(r['summary'])}</span>",
-              _status(r["status"]), _pct(r["share"]), _e(", ".join(r["implemented"])), _e(", ".join(r["missing"]))]
+            [[f"<b>{esc(r['id'])}</b> {esc(r['title'])}<br><span class='muted'>{esc(r['summary'])}</span>",
+              _status(r["status"]), _pct(r["share"]), esc(", ".join(r["implemented"])), esc(", ".join(r["missing"]))]
              for r in fw["requirements"]]) for fw in doc["compliance"])
-    controls = _table(["Control", "PTPGC", "Accountable", "Status", "Note"],
-                      [[f"{_e(c['id'])} {_e(c['title'])}", _e(c["ptpgc"]), _e(c["accountable"] or "NONE"),
-                        _e(c["status"]), _e(c["note"])] for c in doc["technology"]["controls"]])
-    tools = _table(["Tool", "In use", "Detail"],
-                   [[_e(t["name"]), _e({True: "yes", False: "no", None: "unknown"}[t["in_use"]]), _e(t["detail"])]
-                    for t in doc["technology"]["tools"]])
+    controls = html_table(["Control", "PTPGC", "Accountable", "Status", "Note"],
+                          [[f"{esc(c['id'])} {esc(c['title'])}", esc(c["ptpgc"]), esc(c["accountable"] or "NONE"),
+                            esc(c["status"]), esc(c["note"])] for c in doc["technology"]["controls"]])
+    tools = html_table(["Tool", "In use", "Detail"],
+                       [[esc(t["name"]), esc({True: "yes", False: "no", None: "unknown"}[t["in_use"]]), esc(t["detail"])]
+                        for t in doc["technology"]["tools"]])
     prov = doc["provenance"]
-    chain = _table(["Step", "Status", "Detail"],
-                   [[_e(k["step"]), _status(k["status"]), _e(k["detail"])] for k in prov["links"]])
-    records = _table(["Record", "SHA-256", "By", "At", "Evidence"],
-                     [[_e(f"approval of {a['weights_id']}"), f"<code>{_e(a['sha256'])}</code>", _e(a["approved_by"]),
-                       _e(a["approved_at"]), _html_link(a["evidence"])] for a in prov["approvals"]]
-                     + [[_e(f"dataset {d['name']}"), f"<code>{_e(d['sha256'])}</code>", _e(d["recorded_by"]),
-                         _e(d["recorded_at"]), _html_link(d["evidence"])] for d in prov["datasets"]])
-    evidence = _table(["Evidence", "Kind", "Outcome", "Created", "Summary"],
-                      [[_html_link(e["id"]), _e(e["kind"]), _e(e["outcome"]), _e(e["created_at"]), _e(e["summary"])]
-                       for e in doc["evidence"]])
+    chain = html_table(["Step", "Status", "Detail"],
+                       [[esc(k["step"]), _status(k["status"]), esc(k["detail"])] for k in prov["links"]])
+    records = html_table(["Record", "SHA-256", "By", "At", "Evidence"],
+                         [[esc(f"approval of {a['weights_id']}"), f"<code>{esc(a['sha256'])}</code>", esc(a["approved_by"]),
+                           esc(a["approved_at"]), _html_link(a["evidence"])] for a in prov["approvals"]]
+                         + [[esc(f"dataset {d['name']}"), f"<code>{esc(d['sha256'])}</code>", esc(d["recorded_by"]),
+                             esc(d["recorded_at"]), _html_link(d["evidence"])] for d in prov["datasets"]])
+    evidence = html_table(["Evidence", "Kind", "Outcome", "Created", "Summary"],
+                          [[_html_link(e["id"]), esc(e["kind"]), esc(e["outcome"]), esc(e["created_at"]), esc(e["summary"])]
+                           for e in doc["evidence"]])
     trail = doc["audit_trail"]
     counts = doc["processes"]["counts"]
     version = f"version {p['version']}" if p["version"] else "an unsaved version"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
-<title>Audit pack: {_e(p['name'])}</title><style>{_CSS}</style></head>
+<title>Audit pack: {esc(p['name'])}</title><style>{CSS}</style></head>
 <body>
-<h1>Audit pack: {_e(p['name'])}</h1>
-<p class="note">Pipeline <code>{_e(p['id'])}</code>, {_e(version)} (SHA-256 <code>{_e(p['sha256'])}</code>).
-Generated {_e(doc['generated_at'])} by {_e(doc['tool'])}. Gates: {counts['pass']} passed, {counts['fail']} failed,
+<h1>Audit pack: {esc(p['name'])}</h1>
+<p class="note">Pipeline <code>{esc(p['id'])}</code>, {esc(version)} (SHA-256 <code>{esc(p['sha256'])}</code>).
+Generated {esc(doc['generated_at'])} by {esc(doc['tool'])}. Gates: {counts['pass']} passed, {counts['fail']} failed,
 {counts['no_evidence']} without evidence. Audit trail: {'intact' if trail['intact'] else 'BROKEN'}
 ({trail['entries']} entries).</p>
 <h2>Maturity</h2><div class="cards"><div>{radar_svg(doc['maturity'])}</div><div>{maturity}</div></div>
