@@ -1,6 +1,6 @@
 """The attack lab: attacks and defenses against the live pedestrian detector, and the trade-off table.
 
-- :mod:`.catalog`: attacks and defenses as data (ids double as threat rules' ``demo:`` ids), checked parameters, presets.
+- :mod:`.specs`: attacks and defenses as data (ids double as threat rules' ``demo:`` ids), checked parameters, presets.
 - :mod:`.model`: the detector as an attack target (float32 copy, ultralytics loss adapter for ART).
 - :mod:`.request`: the raw request a form or the command line gives, checked once into a typed request.
 - :mod:`.families`: one ``run(frame_attack) -> outcome`` interface per family of frame attacks, over

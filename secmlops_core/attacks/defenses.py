@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from secmlops_core.attacks.catalog import DEFENSES, check_defenses
+from secmlops_core.attacks.specs import DEFENSES, check_defenses
 from secmlops_core.detector.results import FrameResult
 
 INSTABILITY_THRESHOLD = 0.3

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from secmlops_core.attacks import frames as fr
-from secmlops_core.attacks.catalog import ATTACKS, check_defenses, check_params
+from secmlops_core.attacks.specs import ATTACKS, check_defenses, check_params
 from secmlops_core.attacks.defenses import apply_defense, build_preprocessor, detection_instability, match_boxes
 from secmlops_core.attacks.families import FrameAttack, attack_frame
 from secmlops_core.attacks.model import load_attack_model

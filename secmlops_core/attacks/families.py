@@ -13,7 +13,7 @@ from typing import Mapping, Protocol, Sequence
 
 import numpy as np
 
-from secmlops_core.attacks.catalog import AttackSpec
+from secmlops_core.attacks.specs import AttackSpec
 from secmlops_core.attacks.model import AttackModel
 from secmlops_core.attacks.outcome import pedestrians, report_progress
 from secmlops_core.detector.results import FrameResult

@@ -15,7 +15,7 @@ import time
 import numpy as np
 
 from secmlops_core.attacks import finetune as ft
-from secmlops_core.attacks.catalog import ATTACKS, check_hardening_params, check_params
+from secmlops_core.attacks.specs import ATTACKS, check_hardening_params, check_params
 from secmlops_core.attacks.defenses import match_boxes
 from secmlops_core.attacks.families import FrameAttack, attack_frame
 from secmlops_core.attacks.frames import quantise

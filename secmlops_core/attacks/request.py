@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping
 
-from secmlops_core.attacks.catalog import AttackSpec, check_defenses, check_params, get_attack
+from secmlops_core.attacks.specs import AttackSpec, check_defenses, check_params, get_attack
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import numpy as np
 
 from secmlops_core.attacks import frames as fr
 from secmlops_core.attacks import model as attack_model
-from secmlops_core.attacks.catalog import ATTACKS
+from secmlops_core.attacks.specs import ATTACKS
 from secmlops_core.attacks.defenses import apply_defense, build_preprocessor, detection_instability
 from secmlops_core.attacks.families import FrameAttack, attack_frame
 from secmlops_core.attacks.model import load_attack_model

@@ -20,7 +20,7 @@ from secmlops_core.feed.scenarios import SCENARIOS
 from secmlops_core.settings import Settings
 from secmlops_core.store import get_store
 from secmlops_core.telemetry.files import atomic_write_bytes, atomic_write_text
-from secmlops_core.processes import process_alive
+from secmlops_core.os_processes import process_alive
 
 CAMERA_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,47}$")
 STATUS, CONTROL, LATEST = "status.json", "control.json", "latest.jpg"

@@ -16,7 +16,7 @@ import yaml
 
 from secmlops_core.catalog.loading import load_controls
 from secmlops_core.errors import UserFacingError, ValidationFailed
-from secmlops_core.governance.catalog import Framework, Requirement, load_frameworks
+from secmlops_core.governance.definitions import Framework, Requirement, load_frameworks
 from secmlops_core.governance.history import editor, record_change
 from secmlops_core.store import Store
 

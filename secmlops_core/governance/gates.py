@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from secmlops_core.evidence import Evidence, add_evidence
-from secmlops_core.governance.catalog import Criterion, GateDef, load_gates
+from secmlops_core.governance.definitions import Criterion, GateDef, load_gates
 from secmlops_core.governance.history import editor, record_change
 from secmlops_core.governance.people import Gap
 from secmlops_core.governance.technology import WeightsCheck

@@ -19,7 +19,7 @@ import yaml
 from secmlops_core.catalog.loading import load_controls, load_roles
 from secmlops_core.catalog.vocabulary import stage_kinds
 from secmlops_core.errors import UserFacingError, ValidationFailed
-from secmlops_core.governance.catalog import check_cells, default_raci, lifecycle_stages
+from secmlops_core.governance.definitions import check_cells, default_raci, lifecycle_stages
 from secmlops_core.governance.history import editor, record_change
 from secmlops_core.pipeline.model import Pipeline
 from secmlops_core.store import Store

@@ -10,7 +10,7 @@ from secmlops_core.access import audit
 from secmlops_core.access.users import list_users
 from secmlops_core.errors import UserFacingError
 from secmlops_core.evidence import Evidence
-from secmlops_core.governance.catalog import Tool, load_tools
+from secmlops_core.governance.definitions import Tool, load_tools
 from secmlops_core.governance.history import editor, record_change
 from secmlops_core.pipeline.model import Pipeline, effective_property
 from secmlops_core.store import Store

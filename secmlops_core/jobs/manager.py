@@ -20,7 +20,7 @@ from secmlops_core.access.policy import access_catalog, job_permissions, require
 from secmlops_core.errors import UserFacingError
 from secmlops_core.settings import get_settings
 from secmlops_core.store import Store, get_store
-from secmlops_core.processes import process_alive, process_start_time
+from secmlops_core.os_processes import process_alive, process_start_time
 from secmlops_core.telemetry.files import file_lock
 
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "queued", "running", "succeeded", "failed", "cancelled"

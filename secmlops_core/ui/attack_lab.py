@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from secmlops_core.attacks.catalog import ATTACKS, DEFENSES, PRESETS, check_params
+from secmlops_core.attacks.specs import ATTACKS, DEFENSES, PRESETS, check_params
 from secmlops_core.errors import UserFacingError
 from secmlops_core.ui.shell import settings, signed_in_fragment, store
 from secmlops_core.ui.text import escape_markdown

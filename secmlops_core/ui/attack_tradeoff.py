@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from secmlops_core.attacks.catalog import ATTACKS, DEFENSES, HARDENING_PARAMS, PRESETS, row_title
+from secmlops_core.attacks.specs import ATTACKS, DEFENSES, HARDENING_PARAMS, PRESETS, row_title
 from secmlops_core.errors import UserFacingError
 from secmlops_core.ui.attack_lab import JOB_KEY, _allowed, _current_job, _manager, _operator_name
 from secmlops_core.ui.shell import store

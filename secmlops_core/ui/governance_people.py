@@ -8,7 +8,7 @@ import streamlit as st
 
 from secmlops_core.catalog.loading import load_controls
 from secmlops_core.governance import people
-from secmlops_core.governance.catalog import RACI_NAMES, default_raci, lifecycle_stages
+from secmlops_core.governance.definitions import RACI_NAMES, default_raci, lifecycle_stages
 from secmlops_core.governance.workspace import Workspace
 from secmlops_core.ui.governance_common import apply, changed_rows, editable, revision
 from secmlops_core.ui.shell import store

@@ -13,7 +13,7 @@ import time
 import pandas as pd
 import streamlit as st
 
-from secmlops_core.monitoring.wall import WallState, collect
+from secmlops_core.monitoring.wall_state import WallState, collect
 from secmlops_core.ui.shell import settings, signed_in_fragment, store
 from secmlops_core.ui.text import escape_markdown
 

@@ -23,7 +23,7 @@ def main() -> int:
     import cv2
 
     from secmlops_core.attacks import frames
-    from secmlops_core.attacks.catalog import check_params
+    from secmlops_core.attacks.specs import check_params
     from secmlops_core.attacks.evasion import run_evasion
     from secmlops_core.attacks.model import load_attack_model
     from tests.bench.common import best_and_median, report

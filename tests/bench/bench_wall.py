@@ -1,6 +1,6 @@
 """Ops wall refresh cost: one shared collect per cycle, and a real server with 10 Chromium screens.
 
-1. ``monitoring.wall.collect`` (what one refresh cycle computes once for every screen): with
+1. ``monitoring.wall_state.collect`` (what one refresh cycle computes once for every screen): with
    the alert evaluation (first screen of a cycle) and rate-limited (evaluation already done).
 2. ``streamlit run app.py`` with 10 headless Chromium sessions on ``/ops_wall?embed=true``:
    server CPU seconds per refresh cycle and resident memory at the start and end of the run
@@ -67,7 +67,7 @@ def main() -> int:
         home = Path(tmp) / "home"
         _seed(home)
         os.environ["SECMLOPS_HOME"] = str(home)
-        from secmlops_core.monitoring.wall import collect
+        from secmlops_core.monitoring.wall_state import collect
         from secmlops_core.settings import get_settings
         from secmlops_core.store import get_store
 

@@ -34,7 +34,7 @@ def bus(model):
 
 def _attacked(model, bus, attack_id, **overrides):
     from secmlops_core.attacks import frames
-    from secmlops_core.attacks.catalog import ATTACKS, check_params
+    from secmlops_core.attacks.specs import ATTACKS, check_params
     from secmlops_core.attacks.evasion import run_evasion
 
     x, clean = bus
@@ -90,7 +90,7 @@ def test_patch_training_lowers_its_loss(model, bus):
 
 
 def test_deepfool_flips_the_crop_classifier(model, bus):
-    from secmlops_core.attacks.catalog import check_params
+    from secmlops_core.attacks.specs import check_params
     from secmlops_core.attacks.crop_classifier import run_classifier_attack
 
     x, clean = bus
@@ -100,7 +100,7 @@ def test_deepfool_flips_the_crop_classifier(model, bus):
 
 
 def test_hopskipjump_is_query_only_and_lowers_the_score(model, bus):
-    from secmlops_core.attacks.catalog import check_params
+    from secmlops_core.attacks.specs import check_params
     from secmlops_core.attacks.crop_classifier import run_classifier_attack
 
     x, clean = bus
@@ -112,7 +112,7 @@ def test_hopskipjump_is_query_only_and_lowers_the_score(model, bus):
 @pytest.mark.parametrize("defense", ["jpeg", "median", "squeeze", "tvm"])
 def test_each_defense_runs_and_changes_the_attacked_outcome(model, bus, defense):
     from secmlops_core.attacks import frames
-    from secmlops_core.attacks.catalog import check_params
+    from secmlops_core.attacks.specs import check_params
     from secmlops_core.attacks.defenses import apply_defense, build_preprocessor
     from secmlops_core.attacks.evasion import run_evasion
 
@@ -132,7 +132,7 @@ def test_each_defense_runs_and_changes_the_attacked_outcome(model, bus, defense)
 
 def test_instability_flags_the_attacked_frame_more_than_the_clean_one(model, bus):
     from secmlops_core.attacks import frames
-    from secmlops_core.attacks.catalog import check_params
+    from secmlops_core.attacks.specs import check_params
     from secmlops_core.attacks.defenses import detection_instability
     from secmlops_core.attacks.evasion import run_evasion
 
@@ -155,7 +155,7 @@ def test_instability_flags_the_attacked_frame_more_than_the_clean_one(model, bus
     ("poisoning-backdoor", {"poison_fraction": 2}, "poison_fraction"),
 ])
 def test_absurd_parameters_are_refused_with_clear_messages(attack, raw, needle):
-    from secmlops_core.attacks.catalog import check_params
+    from secmlops_core.attacks.specs import check_params
 
     with pytest.raises(ValidationFailed) as error:
         check_params(attack, raw)
@@ -163,7 +163,7 @@ def test_absurd_parameters_are_refused_with_clear_messages(attack, raw, needle):
 
 
 def test_unknown_attack_preset_and_defense_are_refused():
-    from secmlops_core.attacks.catalog import check_defenses, check_params
+    from secmlops_core.attacks.specs import check_defenses, check_params
 
     with pytest.raises(UserFacingError, match="unknown attack"):
         check_params("laser")
@@ -176,7 +176,7 @@ def test_unknown_attack_preset_and_defense_are_refused():
 def test_demo_ids_cover_the_threat_rules():
     import re
 
-    from secmlops_core.attacks.catalog import DEMO_IDS
+    from secmlops_core.attacks.specs import DEMO_IDS
     from tests.conftest import REPO_ROOT
 
     used = set()

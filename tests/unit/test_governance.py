@@ -12,7 +12,7 @@ from secmlops_core.access.policy import PermissionDenied, Principal, acting_as
 from secmlops_core.errors import UserFacingError, ValidationFailed
 from secmlops_core.evidence import add_evidence, list_evidence
 from secmlops_core.governance import compliance, gates, people, provenance, technology
-from secmlops_core.governance.catalog import default_raci, lifecycle_stages, load_frameworks, load_gates
+from secmlops_core.governance.definitions import default_raci, lifecycle_stages, load_frameworks, load_gates
 from secmlops_core.governance.history import list_changes
 from secmlops_core.governance.maturity import maturity
 from secmlops_core.governance.workspace import build

@@ -12,7 +12,7 @@ import pytest
 
 from secmlops_core.jobs import get_job_manager
 from secmlops_core.jobs.manager import FAILED, RUNNING, JobManager
-from secmlops_core.processes import process_start_time
+from secmlops_core.os_processes import process_start_time
 from tests.conftest import REPO_ROOT
 
 OWNER = textwrap.dedent("""
