@@ -6,7 +6,7 @@ import json
 import shutil
 import sys
 
-from secmlops_core.attacks.catalog import ATTACKS, DEFENSES, PRESETS
+from secmlops_core.attacks.specs import ATTACKS, DEFENSES, PRESETS
 
 EVAL_DEFAULT_ATTACKS = ("fgsm", "pgd-vanish")
 
@@ -215,7 +215,7 @@ def _print_evaluation(e) -> None:
 
 
 def _harden(args) -> int:
-    from secmlops_core.attacks.catalog import check_hardening_params
+    from secmlops_core.attacks.specs import check_hardening_params
     from secmlops_core.attacks.hardening import JOB_KIND, adversarial_training
     from secmlops_core.attacks.model import job_resource
     from secmlops_core.errors import UserFacingError
