@@ -59,12 +59,37 @@ class Framework:
 
 
 @dataclass(frozen=True)
+class GateCheck:
+    """What one criterion checks (``type``) and the fields its type reads (``CHECK_TYPES``)."""
+
+    type: str
+    max_band: str | None = None
+    lifecycle: tuple[str, ...] = ()
+    min_band: str | None = None
+    kinds: tuple[str, ...] = ()
+    property: str | None = None
+    equals: object = None
+    data_kinds: tuple[str, ...] = ()
+    ids: tuple[str, ...] = ()
+    kind: str | None = None
+    max_age_days: float | None = None
+    artifact: str | None = None
+    max_open_severity: str | None = None
+
+    def as_dict(self) -> dict:
+        """The fields the catalog set, as written in ``gates.yaml``."""
+        return {"type": self.type, **{name: list(value) if isinstance(value, tuple) else value
+                                      for name in CHECK_TYPES[self.type]
+                                      if (value := getattr(self, name)) not in (None, ())}}
+
+
+@dataclass(frozen=True)
 class Criterion:
     """One pass criterion of a gate."""
 
     id: str
     title: str
-    check: dict
+    check: GateCheck
 
 
 @dataclass(frozen=True)
@@ -181,7 +206,9 @@ def load_gates() -> tuple[GateDef, ...]:
                 problems.append(f"{where}: criterion {item.get('id')}: unknown field(s) {', '.join(sorted(extra))}")
             problems += [f"{where}: criterion {item.get('id')}: unknown control {c!r}"
                          for c in check.get("ids", []) if c not in controls]
-            criteria.append(Criterion(str(item["id"]), str(item["title"]), check))
+            fields = {name: tuple(value) if isinstance(value, list) else value
+                      for name, value in check.items() if name in CHECK_TYPES[kind]}
+            criteria.append(Criterion(str(item["id"]), str(item["title"]), GateCheck(kind, **fields)))
         gates.append(GateDef(entry["id"], entry["title"], tuple(entry.get("lifecycle", [])),
                              tuple(entry.get("ptpgc", [])), entry["owner"], entry.get("description", ""),
                              tuple(criteria)))

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from secmlops_core.evidence import Evidence, add_evidence
-from secmlops_core.governance.definitions import Criterion, GateDef, load_gates
+from secmlops_core.governance.definitions import Criterion, GateCheck, GateDef, load_gates
 from secmlops_core.governance.history import editor, record_change
 from secmlops_core.governance.people import Gap
 from secmlops_core.governance.technology import WeightsCheck
@@ -102,7 +102,7 @@ def gate_dict(result: GateResult) -> dict:
     return {"id": result.gate.id, "title": result.gate.title, "status": result.status,
             "owner": result.gate.owner, "lifecycle": list(result.gate.lifecycle),
             "criteria": [{"id": c.criterion.id, "title": c.criterion.title, "status": c.status, "detail": c.detail,
-                          "check": dict(c.criterion.check), "evidence": list(c.evidence_ids)} for c in result.criteria]}
+                          "check": c.criterion.check.as_dict(), "evidence": list(c.evidence_ids)} for c in result.criteria]}
 
 
 # ----------------------------------------------------------------------------- checks
@@ -127,13 +127,13 @@ def verdict(evidence: Evidence) -> bool | None:
     return None
 
 
-def _check_register(inputs, check):
+def _check_register(inputs: GateInputs, check: GateCheck) -> tuple[str, str, tuple]:
     if inputs.register_generation:
         return PASS, f"register generation {inputs.register_generation}", ()
     return NO_EVIDENCE, "no threat model stored for this pipeline (open it on the Threats page)", ()
 
 
-def _check_current(inputs, check):
+def _check_current(inputs: GateInputs, check: GateCheck) -> tuple[str, str, tuple]:
     if not inputs.register_generation:
         return NO_EVIDENCE, "no threat model stored for this pipeline", ()
     generated = {t.id for t in inputs.assessment.threats}
@@ -144,62 +144,62 @@ def _check_current(inputs, check):
                   f"{len(stale)} no longer raised; regenerate on the Threats page"), ()
 
 
-def _check_open_threats(inputs, check):
+def _check_open_threats(inputs: GateInputs, check: GateCheck) -> tuple[str, str, tuple]:
     if not inputs.register_generation:
         return NO_EVIDENCE, "no threat register decisions for this pipeline", ()
-    phases = set(check.get("lifecycle") or ())
+    phases = set(check.lifecycle)
     worse = [t for t in inputs.assessment.open_threats()
              if (not phases or t.threat.rule.lifecycle in phases)
-             and band_at_least(t.residual_risk.band, check["max_band"]) and t.residual_risk.band != check["max_band"]]
+             and band_at_least(t.residual_risk.band, check.max_band) and t.residual_risk.band != check.max_band]
     if not worse:
-        return PASS, f"no open threat above {check['max_band']}", ()
+        return PASS, f"no open threat above {check.max_band}", ()
     sample = "; ".join(f"{t.threat.rule.id} on {t.threat.element_id} ({t.residual_risk.band})" for t in worse[:3])
-    return FAIL, f"{len(worse)} open threat(s) above {check['max_band']}: {sample}", ()
+    return FAIL, f"{len(worse)} open threat(s) above {check.max_band}: {sample}", ()
 
 
-def _check_accountability(inputs, check):
+def _check_accountability(inputs: GateInputs, check: GateCheck) -> tuple[str, str, tuple]:
     if not inputs.register_generation:
         return NO_EVIDENCE, "no threat register for this pipeline", ()
-    gaps: list[Gap] = [g for g in inputs.gaps_for(check["min_band"]) if g.kind == "threat"]
+    gaps: list[Gap] = [g for g in inputs.gaps_for(check.min_band) if g.kind == "threat"]
     if not gaps:
-        return PASS, f"every open threat at {check['min_band']} or above has an accountable role", ()
+        return PASS, f"every open threat at {check.min_band} or above has an accountable role", ()
     return FAIL, f"{len(gaps)} open threat(s) without an accountable role: {gaps[0].message}", ()
 
 
-def _check_stage_property(inputs, check):
-    stages = [s for s in inputs.pipeline.stages if s.kind in check["kinds"]]
+def _check_stage_property(inputs: GateInputs, check: GateCheck) -> tuple[str, str, tuple]:
+    stages = [s for s in inputs.pipeline.stages if s.kind in check.kinds]
     if not stages:
-        return NO_EVIDENCE, f"the pipeline has no stage of kind {', '.join(check['kinds'])}", ()
-    wrong = [s.name for s in stages if effective_property(s, check["property"]) != check["equals"]]
+        return NO_EVIDENCE, f"the pipeline has no stage of kind {', '.join(check.kinds)}", ()
+    wrong = [s.name for s in stages if effective_property(s, check.property) != check.equals]
     if wrong:
-        return FAIL, f"{check['property']} is not {check['equals']} on: {', '.join(wrong)}", ()
-    return PASS, f"{check['property']} = {check['equals']} on {', '.join(s.name for s in stages)}", ()
+        return FAIL, f"{check.property} is not {check.equals} on: {', '.join(wrong)}", ()
+    return PASS, f"{check.property} = {check.equals} on {', '.join(s.name for s in stages)}", ()
 
 
-def _check_flow_property(inputs, check):
-    flows = [f for f in inputs.pipeline.flows if effective_property(f, "data_kind") in check["data_kinds"]]
+def _check_flow_property(inputs: GateInputs, check: GateCheck) -> tuple[str, str, tuple]:
+    flows = [f for f in inputs.pipeline.flows if effective_property(f, "data_kind") in check.data_kinds]
     if not flows:
-        return NO_EVIDENCE, f"no flow carries {', '.join(check['data_kinds'])}", ()
-    wrong = [f.name or f.id for f in flows if effective_property(f, check["property"]) != check["equals"]]
+        return NO_EVIDENCE, f"no flow carries {', '.join(check.data_kinds)}", ()
+    wrong = [f.name or f.id for f in flows if effective_property(f, check.property) != check.equals]
     if wrong:
-        return FAIL, f"{check['property']} is not {check['equals']} on flow(s): {', '.join(wrong)}", ()
-    return PASS, f"{check['property']} = {check['equals']} on {len(flows)} flow(s)", ()
+        return FAIL, f"{check.property} is not {check.equals} on flow(s): {', '.join(wrong)}", ()
+    return PASS, f"{check.property} = {check.equals} on {len(flows)} flow(s)", ()
 
 
-def _check_controls(inputs, check):
+def _check_controls(inputs: GateInputs, check: GateCheck) -> tuple[str, str, tuple]:
     states = inputs.assessment.control_status
-    missing = [f"{c} ({states[c].status if c in states else 'not_started'})" for c in check["ids"]
+    missing = [f"{c} ({states[c].status if c in states else 'not_started'})" for c in check.ids
                if (states[c].status if c in states else "not_started") not in CONTROL_DONE]
     if missing:
         return FAIL, f"not implemented: {', '.join(missing)}", ()
-    return PASS, f"implemented: {', '.join(check['ids'])}", ()
+    return PASS, f"implemented: {', '.join(check.ids)}", ()
 
 
-def _check_evidence(inputs, check):
-    found, recent = _recent(inputs, check["kind"], check.get("max_age_days"))
-    label = check["kind"].replace("_", " ")
+def _check_evidence(inputs: GateInputs, check: GateCheck) -> tuple[str, str, tuple]:
+    found, recent = _recent(inputs, check.kind, check.max_age_days)
+    label = check.kind.replace("_", " ")
     if not recent:
-        why = f"the newest {label} is older than {check['max_age_days']} days" if found else f"no {label} recorded"
+        why = f"the newest {label} is older than {check.max_age_days} days" if found else f"no {label} recorded"
         return NO_EVIDENCE, why, tuple(e.evidence_id for e in found[:1])
     latest = recent[0]
     result = verdict(latest)
@@ -209,20 +209,20 @@ def _check_evidence(inputs, check):
         (latest.evidence_id,)
 
 
-def _check_evidence_exists(inputs, check):
-    found, recent = _recent(inputs, check["kind"], check.get("max_age_days"))
-    label = check["kind"].replace("_", " ")
+def _check_evidence_exists(inputs: GateInputs, check: GateCheck) -> tuple[str, str, tuple]:
+    found, recent = _recent(inputs, check.kind, check.max_age_days)
+    label = check.kind.replace("_", " ")
     if recent:
         return PASS, f"{len(recent)} {label}(s) recorded", tuple(e.evidence_id for e in recent[:5])
     return NO_EVIDENCE, f"no recent {label} recorded", ()
 
 
-def _check_provenance(inputs, check):
-    records = [e for e in inputs.evidence if e.kind == "provenance" and e.metrics.get("artifact") == check["artifact"]
+def _check_provenance(inputs: GateInputs, check: GateCheck) -> tuple[str, str, tuple]:
+    records = [e for e in inputs.evidence if e.kind == "provenance" and e.metrics.get("artifact") == check.artifact
                and e.metrics.get("action") == "hash"]
     if not records:
-        return NO_EVIDENCE, f"no {check['artifact']} hash recorded for this pipeline", ()
-    return PASS, f"{len(records)} {check['artifact']} hash record(s), newest {records[0].metrics.get('name', '')}", \
+        return NO_EVIDENCE, f"no {check.artifact} hash recorded for this pipeline", ()
+    return PASS, f"{len(records)} {check.artifact} hash record(s), newest {records[0].metrics.get('name', '')}", \
         tuple(e.evidence_id for e in records[:5])
 
 
@@ -230,7 +230,7 @@ def _not_live(inputs) -> tuple:
     return NO_EVIDENCE, "this pipeline is not linked to the studio's live detector (see Provenance)", ()
 
 
-def _check_weights(inputs, check):
+def _check_weights(inputs: GateInputs, check: GateCheck) -> tuple[str, str, tuple]:
     if not inputs.live_detector:
         return _not_live(inputs)
     weights = inputs.weights
@@ -238,7 +238,7 @@ def _check_weights(inputs, check):
     return status, f"{weights.weights_id}: {weights.detail}", ()
 
 
-def _check_approval(inputs, check):
+def _check_approval(inputs: GateInputs, check: GateCheck) -> tuple[str, str, tuple]:
     if not inputs.live_detector:
         return _not_live(inputs)
     sha = inputs.weights.pinned_sha256
@@ -252,15 +252,15 @@ def _check_approval(inputs, check):
     return FAIL, f"approvals exist, but none for the deployed weights (SHA-256 {str(sha)[:12]}...)", ()
 
 
-def _check_incidents(inputs, check):
+def _check_incidents(inputs: GateInputs, check: GateCheck) -> tuple[str, str, tuple]:
     if not inputs.incidents and not any(e.kind in ("drift_snapshot", "incident") for e in inputs.evidence):
         return NO_EVIDENCE, "no monitoring evidence (drift snapshots or incidents) for this pipeline", ()
-    allowed = SEVERITIES[:SEVERITIES.index(check["max_open_severity"]) + 1]
+    allowed = SEVERITIES[:SEVERITIES.index(check.max_open_severity) + 1]
     worse = [i for i in inputs.incidents if str(i.severity).lower() not in ("info", *allowed)]
     if worse:
-        return FAIL, (f"{len(worse)} active incident(s) above {check['max_open_severity']}: "
+        return FAIL, (f"{len(worse)} active incident(s) above {check.max_open_severity}: "
                       f"{worse[0].title[:100]} ({worse[0].severity}, {worse[0].status})"), ()
-    return PASS, f"{len(inputs.incidents)} active incident(s), none above {check['max_open_severity']}", ()
+    return PASS, f"{len(inputs.incidents)} active incident(s), none above {check.max_open_severity}", ()
 
 
 CHECKS = {
@@ -276,7 +276,7 @@ def evaluate_gate(gate: GateDef, inputs: GateInputs) -> GateResult:
     """Evaluate every criterion of one gate."""
     results = []
     for criterion in gate.criteria:
-        status, detail, evidence_ids = CHECKS[criterion.check["type"]](inputs, criterion.check)
+        status, detail, evidence_ids = CHECKS[criterion.check.type](inputs, criterion.check)
         results.append(CriterionResult(criterion, status, detail, tuple(evidence_ids)))
     statuses = {r.status for r in results}
     status = FAIL if FAIL in statuses else NO_EVIDENCE if NO_EVIDENCE in statuses or not results else PASS

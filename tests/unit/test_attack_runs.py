@@ -157,7 +157,7 @@ def test_cli_evaluate_builds_the_table_and_gates(secmlops_home, capsys, tmp_path
     (evidence,) = list_evidence(store, kind="robustness_evaluation")
     assert evidence.pipeline_id == "pds" and evidence.outcome == "fail" and "minimum 0.9" in evidence.summary
     report = workspace.build(store, library.load_template("pds"), gate_ids=["pre_deployment_robustness"]).report
-    (criterion,) = [c for g in report.gates for c in g.criteria if c.criterion.check.get("kind") == "robustness_evaluation"]
+    (criterion,) = [c for g in report.gates for c in g.criteria if c.criterion.check.kind == "robustness_evaluation"]
     assert criterion.status == "fail" and criterion.evidence_ids == (evidence.evidence_id,)
     assert main(args) == 0
     assert json.loads(capsys.readouterr().out)["basis"] == "clean-model"
