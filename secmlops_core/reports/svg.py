@@ -9,22 +9,12 @@ from html import escape
 
 from secmlops_core.pipeline.layout import layered_positions
 from secmlops_core.threats.assessment import Assessment
-from secmlops_core.threats.risk import BANDS, matrix_bands
+from secmlops_core.threats.risk import matrix_bands
 
 BAND_COLORS = {"none": "#90a4ae", "low": "#2e7d32", "medium": "#f9a825", "elevated": "#ef6c00",
                "high": "#d84315", "critical": "#b71c1c"}
 PATH_COLOR = "#6a1b9a"
 MAX_GRAPH_STAGES = 400
-
-
-def stage_bands(assessment: Assessment) -> dict[str, str]:
-    """Worst open residual band per stage (threats on flows count for both ends); 'none' when clean."""
-    worst: dict[str, int] = {}
-    for item in assessment.open_threats():
-        rank = BANDS.index(item.residual_risk.band)
-        for stage_id in item.threat.stage_ids:
-            worst[stage_id] = max(worst.get(stage_id, -1), rank)
-    return {stage.id: BANDS[worst[stage.id]] if stage.id in worst else "none" for stage in assessment.pipeline.stages}
 
 
 def stage_positions(pipeline) -> dict[str, tuple[float, float]]:
@@ -57,7 +47,7 @@ def graph_svg(assessment: Assessment, highlight_paths: int = 3, width: int = 110
     on_path = set()
     for path in assessment.paths[:highlight_paths]:
         on_path.update(zip(path.stages, path.stages[1:]))
-    bands = stage_bands(assessment)
+    bands = assessment.worst_band_by_stage()
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
              f'role="img" aria-label="Pipeline graph coloured by risk">',
              '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="9" markerHeight="9" markerUnits="userSpaceOnUse" '

@@ -88,9 +88,49 @@ class Assessment:
             grid[5 - risk.likelihood][risk.impact - 1] += 1
         return grid
 
+    def worst_band_by_stage(self) -> dict[str, str]:
+        """Worst open residual band per stage (threats on flows count for both ends); 'none' when clean."""
+        worst: dict[str, int] = {}
+        for item in self.open_threats():
+            rank = BANDS.index(item.residual_risk.band)
+            for stage_id in item.threat.stage_ids:
+                worst[stage_id] = max(worst.get(stage_id, -1), rank)
+        return {stage.id: BANDS[worst[stage.id]] if stage.id in worst else "none" for stage in self.pipeline.stages}
+
+    def open_counts_by_stage(self) -> dict[str, int]:
+        """Open threats touching each stage (a flow's threat counts for both of its ends)."""
+        counts = dict.fromkeys((stage.id for stage in self.pipeline.stages), 0)
+        for item in self.open_threats():
+            for stage_id in item.threat.stage_ids:
+                counts[stage_id] = counts.get(stage_id, 0) + 1
+        return counts
+
+    def filtered(self, chosen: ThreatFilter) -> list[AssessedThreat]:
+        """The threats that the filter lets through (an empty criterion lets everything through)."""
+        return [item for item in self.threats if chosen.matches(item)]
+
     def gate_failures(self, threshold: str) -> list[AssessedThreat]:
         """Open threats whose residual band is ``threshold`` or worse (the CI gate)."""
         return [t for t in self.open_threats() if band_at_least(t.residual_risk.band, threshold)]
+
+
+@dataclass(frozen=True)
+class ThreatFilter:
+    """What a person narrowed the register to: stages, STRIDE letters, residual bands, statuses, owners."""
+
+    stages: frozenset[str] = frozenset()
+    stride: frozenset[str] = frozenset()
+    bands: frozenset[str] = frozenset()
+    statuses: frozenset[str] = frozenset()
+    owners: frozenset[str] = frozenset()
+
+    def matches(self, item: AssessedThreat) -> bool:
+        """Whether a threat passes every criterion that is set."""
+        return ((not self.stages or bool(set(item.threat.stage_ids) & self.stages))
+                and (not self.stride or item.threat.rule.stride in self.stride)
+                and (not self.bands or item.residual_risk.band in self.bands)
+                and (not self.statuses or item.status in self.statuses)
+                and (not self.owners or item.owner_role in self.owners))
 
 
 def assess(pipeline: Pipeline, catalog: Catalog | None = None, entries: dict | None = None,

@@ -16,10 +16,10 @@ from secmlops_core.errors import UserFacingError, ValidationFailed
 from secmlops_core.pipeline import library
 from secmlops_core.pipeline.model import Pipeline
 from secmlops_core.reports.render import FORMATS, file_name, render
-from secmlops_core.reports.svg import BAND_COLORS, PATH_COLOR, stage_bands, stage_positions
+from secmlops_core.reports.svg import BAND_COLORS, PATH_COLOR, stage_positions
 from secmlops_core.reports.threat_report import control_rows
 from secmlops_core.threats import register as reg
-from secmlops_core.threats.assessment import AssessedThreat, Assessment, assess_stored
+from secmlops_core.threats.assessment import AssessedThreat, Assessment, ThreatFilter, assess_stored
 from secmlops_core.threats.paths import blast_radius
 from secmlops_core.threats.risk import BANDS, matrix_bands
 from secmlops_core.threats.workshop import apply_answers, changed_answers, stage_questions
@@ -127,12 +127,8 @@ def filter_threats(assessment: Assessment) -> list[AssessedThreat]:
                                       key="threats_filter_status")
     owners = columns[4].multiselect("Owner", list(catalog.roles), format_func=catalog.owner_name,
                                     key="threats_filter_owner")
-    return [item for item in assessment.threats
-            if (not stages or set(item.threat.stage_ids) & set(stages))
-            and (not stride or item.threat.rule.stride in stride)
-            and (not bands or item.residual_risk.band in bands)
-            and (not statuses or item.status in statuses)
-            and (not owners or item.owner_role in owners)]
+    return assessment.filtered(ThreatFilter(frozenset(stages), frozenset(stride), frozenset(bands),
+                                            frozenset(statuses), frozenset(owners)))
 
 
 def register_table(assessment: Assessment) -> None:
@@ -280,7 +276,7 @@ def graph_figure(assessment: Assessment, highlighted: list) -> go.Figure:
     """The pipeline as a plotly network: stages coloured by worst open risk, chosen paths highlighted."""
     pipeline = assessment.pipeline
     positions = stage_positions(pipeline)
-    bands = stage_bands(assessment)
+    bands = assessment.worst_band_by_stage()
     hot = {edge for path in highlighted for edge in zip(path.stages, path.stages[1:])}
     figure = go.Figure()
     for is_hot in (False, True):
@@ -292,10 +288,7 @@ def graph_figure(assessment: Assessment, highlighted: list) -> go.Figure:
                 ys += [-y1, -y2, None]
         figure.add_trace(go.Scatter(x=xs, y=ys, mode="lines", hoverinfo="skip", showlegend=False,
                                     line={"color": PATH_COLOR if is_hot else "#90a4ae", "width": 5 if is_hot else 1.5}))
-    counts: dict[str, int] = {}
-    for item in assessment.open_threats():
-        for stage_id in item.threat.stage_ids:
-            counts[stage_id] = counts.get(stage_id, 0) + 1
+    counts = assessment.open_counts_by_stage()
     for band in ("none", *BANDS):
         members = [s for s in pipeline.stages if bands[s.id] == band]
         if not members:

@@ -9,6 +9,7 @@ from secmlops_core.errors import ValidationFailed
 from secmlops_core.threats import register as reg
 from secmlops_core.threats.assessment import assess_stored
 from secmlops_core.threats.engine import threat_id
+from secmlops_core.threats.risk import BANDS
 
 
 def test_first_generation_registers_every_threat_open(store, pds_pipeline):
@@ -119,3 +120,20 @@ def test_gate_uses_open_threats_and_residual_band(store, pds_pipeline):
     assessment, _ = assess_stored(store, pds_pipeline)
     assert assessment.gate_failures("critical") == []
     assert assessment.gate_failures("high")
+
+
+def test_assessment_answers_per_stage_and_filters(store, pds_pipeline):
+    from secmlops_core.threats.assessment import ThreatFilter
+
+    assessment, _ = assess_stored(store, pds_pipeline)
+    counts, worst = assessment.open_counts_by_stage(), assessment.worst_band_by_stage()
+    assert set(counts) == set(worst) == {s.id for s in pds_pipeline.stages}
+    for stage in pds_pipeline.stages:
+        touching = [t for t in assessment.open_threats() if stage.id in t.threat.stage_ids]
+        assert counts[stage.id] == len(touching)
+        assert worst[stage.id] == (max((t.residual_risk.band for t in touching), key=BANDS.index) if touching else "none")
+    spoofing = assessment.filtered(ThreatFilter(stride=frozenset({"S"})))
+    assert spoofing and all(t.threat.rule.stride == "S" for t in spoofing)
+    assert len(assessment.filtered(ThreatFilter())) == len(assessment.threats)
+    one_stage = assessment.filtered(ThreatFilter(stages=frozenset({"training"}), bands=frozenset({"high"})))
+    assert all("training" in t.threat.stage_ids and t.residual_risk.band == "high" for t in one_stage)
