@@ -25,6 +25,7 @@ from pathlib import Path
 from secmlops_core.access.policy import current_principal, require
 from secmlops_core.settings import SettingsError, get_settings
 from secmlops_core.store import Store
+from secmlops_core.store.rows import row_mapper
 
 GENESIS_HASH = "0" * 64
 KEY_SUFFIX = ".audit-key"
@@ -43,6 +44,9 @@ class AuditEntry:
     after: str | None
     prev_hash: str
     hash: str
+
+
+_ENTRY_ROWS = row_mapper(AuditEntry, sql={"at": "recorded_at"})
 
 
 @dataclass(frozen=True)
@@ -145,28 +149,29 @@ def entries(store: Store, limit: int | None = None, action: str | None = None,
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     with store.connect() as conn:
         if limit:
-            rows = conn.execute(f"SELECT * FROM (SELECT * FROM audit_log {where} ORDER BY seq DESC LIMIT ?) "
-                                "ORDER BY seq", [*params, int(limit)]).fetchall()
+            rows = conn.execute(f"SELECT * FROM (SELECT {_ENTRY_ROWS.columns} FROM audit_log {where} ORDER BY seq "
+                                "DESC LIMIT ?) ORDER BY seq", [*params, int(limit)]).fetchall()
         else:
-            rows = conn.execute(f"SELECT * FROM audit_log {where} ORDER BY seq", params).fetchall()
-    return [AuditEntry(*row) for row in rows]
+            rows = conn.execute(f"SELECT {_ENTRY_ROWS.columns} FROM audit_log {where} ORDER BY seq", params).fetchall()
+    return _ENTRY_ROWS.all(rows)
 
 
 def verify_chain(store: Store) -> ChainCheck:
     """Recompute every hash and link, then check the chain's end against the signed head;
     report the first entry that does not fit."""
     with store.connect() as conn:
-        rows = conn.execute("SELECT * FROM audit_log ORDER BY seq").fetchall()
+        rows = conn.execute(f"SELECT {_ENTRY_ROWS.columns} FROM audit_log ORDER BY seq").fetchall()
         head = conn.execute("SELECT seq, hash, mac FROM audit_head WHERE id = 1").fetchone()
-    links = _check_links(rows)
+    chain = _ENTRY_ROWS.all(rows)
+    links = _check_links(chain)
     if not links.ok:
         return links
-    return _check_head(rows, head, key_path(store.path))
+    return _check_head(chain, head, key_path(store.path))
 
 
-def _check_head(rows: list, head, path: Path) -> ChainCheck:
+def _check_head(rows: list[AuditEntry], head, path: Path) -> ChainCheck:
     key = _read_key(path)
-    last_seq, last_hash = (rows[-1][0], rows[-1][-1]) if rows else (0, GENESIS_HASH)
+    last_seq, last_hash = (rows[-1].seq, rows[-1].hash) if rows else (0, GENESIS_HASH)
     if head is None:
         if key is None:  # a trail written before heads were signed: nothing to compare yet
             return ChainCheck(True, len(rows))
@@ -191,10 +196,9 @@ def _check_head(rows: list, head, path: Path) -> ChainCheck:
     return ChainCheck(True, len(rows))
 
 
-def _check_links(rows: list) -> ChainCheck:
+def _check_links(rows: list[AuditEntry]) -> ChainCheck:
     previous = GENESIS_HASH
-    for index, row in enumerate(rows, start=1):
-        entry = AuditEntry(*row)
+    for index, entry in enumerate(rows, start=1):
         if entry.seq != index:
             return ChainCheck(False, len(rows), entry.seq, f"entry {entry.seq}: expected sequence number {index}"
                               " (an entry was removed or inserted)")

@@ -19,6 +19,7 @@ from secmlops_core.access import audit
 from secmlops_core.access.policy import Principal, require, role_ids
 from secmlops_core.errors import UserFacingError, ValidationFailed
 from secmlops_core.store import Store
+from secmlops_core.store.rows import row_mapper
 
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9_.@+-]{1,120}$")
 MIN_PASSWORD_CHARS = 10
@@ -69,11 +70,14 @@ def _check(username: str, roles: list[str], password: str | None) -> None:
         raise ValidationFailed(problems, "account")
 
 
-def _row_to_account(row) -> UserAccount:
-    username, display_name, password_hash, roles, pipelines, disabled, created_at = row
-    return UserAccount(username, display_name, tuple(r for r in roles.split(",") if r),
-                       tuple(p for p in pipelines.split(",") if p) if pipelines is not None else None,
-                       bool(disabled), bool(password_hash), created_at)
+def _names(text: str | None) -> tuple[str, ...] | None:
+    """A comma-separated column as a tuple of names (NULL stays None)."""
+    return None if text is None else tuple(name for name in text.split(",") if name)
+
+
+# has_password reads the hash column only to turn it into a bool.
+_ACCOUNT_ROWS = row_mapper(UserAccount, sql={"has_password": "password_hash"},
+                           decode={"roles": _names, "pipelines": _names, "disabled": bool, "has_password": bool})
 
 
 def add_user(store: Store, username: str, roles: list[str], password: str | None = None,
@@ -108,17 +112,15 @@ def remove_user(store: Store, username: str) -> None:
 def get_user(store: Store, username: str) -> UserAccount | None:
     """One account, or None."""
     with store.connect() as conn:
-        row = conn.execute("SELECT username, display_name, password_hash, roles, pipelines, disabled, created_at "
-                           "FROM users WHERE username = ?", [username]).fetchone()
-    return _row_to_account(row) if row else None
+        row = conn.execute(f"SELECT {_ACCOUNT_ROWS.columns} FROM users WHERE username = ?", [username]).fetchone()
+    return _ACCOUNT_ROWS(row) if row else None
 
 
 def list_users(store: Store) -> list[UserAccount]:
     """Every account, by name."""
     with store.connect() as conn:
-        rows = conn.execute("SELECT username, display_name, password_hash, roles, pipelines, disabled, created_at "
-                            "FROM users ORDER BY username").fetchall()
-    return [_row_to_account(row) for row in rows]
+        rows = conn.execute(f"SELECT {_ACCOUNT_ROWS.columns} FROM users ORDER BY username").fetchall()
+    return _ACCOUNT_ROWS.all(rows)
 
 
 def _reserve_attempt(store: Store, username: str, source: str) -> bool:
@@ -150,9 +152,9 @@ def authenticate(store: Store, username: str, password: str, source: str = "") -
         audit.record_event(store, "sign_in.throttled", username, after={"source": source}, actor=username)
         raise SignInFailed(f"Too many failed attempts; try again in {FAILURE_WINDOW.seconds // 60} minutes.")
     with store.connect() as conn:
-        row = conn.execute("SELECT username, display_name, password_hash, roles, pipelines, disabled, created_at "
-                           "FROM users WHERE username = ?", [username]).fetchone()
-    stored_hash = row[2] if row else None
+        row = conn.execute(f"SELECT password_hash, {_ACCOUNT_ROWS.columns} FROM users WHERE username = ?",
+                           [username]).fetchone()
+    stored_hash = row[0] if row else None
     try:
         if not stored_hash:
             _hasher.verify(_DUMMY_HASH, password)  # same cost whether or not the account exists
@@ -161,7 +163,7 @@ def authenticate(store: Store, username: str, password: str, source: str = "") -
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         audit.record_event(store, "sign_in.failed", username, after={"source": source}, actor=username)
         raise generic from None
-    account = _row_to_account(row)
+    account = _ACCOUNT_ROWS(row[1:])
     if account.disabled:
         raise generic
     with store.connect() as conn:

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from secmlops_core.errors import UserFacingError
 from secmlops_core.store import Store
+from secmlops_core.store.rows import row_mapper
 
 EVIDENCE_KINDS = {
     "attack_run": "An attack-lab run against the detector",
@@ -41,6 +42,9 @@ class Evidence:
     metrics: dict = field(default_factory=dict)
     created_by: str = "system"
     created_at: datetime | None = None
+
+
+_EVIDENCE_ROWS = row_mapper(Evidence, json={"metrics": {}})
 
 
 def add_evidence(store: Store, kind: str, source_ref: str, summary: str, *, pipeline_id: str | None = None,
@@ -74,7 +78,6 @@ def list_evidence(store: Store, *, pipeline_id: str | None = None, threat_id: st
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     with store.connect() as conn:
         rows = conn.execute(
-            "SELECT evidence_id, kind, source_ref, summary, pipeline_id, threat_id, outcome, metrics, created_by, "
-            f"created_at FROM evidence {where} ORDER BY created_at DESC, evidence_id LIMIT ?",
+            f"SELECT {_EVIDENCE_ROWS.columns} FROM evidence {where} ORDER BY created_at DESC, evidence_id LIMIT ?",
             [*params, int(limit)]).fetchall()
-    return [Evidence(*row[:7], json.loads(row[7]), row[8], row[9]) for row in rows]
+    return _EVIDENCE_ROWS.all(rows)

@@ -10,6 +10,7 @@ from datetime import datetime
 from secmlops_core.access import audit
 from secmlops_core.access.policy import Principal, require
 from secmlops_core.store import Store
+from secmlops_core.store.rows import row_mapper
 
 AREAS = ("role", "raci", "control", "mapping", "provenance", "gates")
 
@@ -26,6 +27,9 @@ class Change:
     after: object
     changed_by: str
     changed_at: datetime
+
+
+_CHANGE_ROWS = row_mapper(Change, json=("before", "after"))
 
 
 def _json(value) -> str | None:
@@ -59,8 +63,6 @@ def list_changes(store: Store, pipeline_id: str | None = None, area: str | None 
         params.append(area)
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     with store.connect() as conn:
-        rows = conn.execute("SELECT change_id, pipeline_id, area, subject, before, after, changed_by, changed_at"
-                            f" FROM governance_history {where} ORDER BY change_id DESC LIMIT ?",
-                            [*params, int(limit)]).fetchall()
-    return [Change(r[0], r[1], r[2], r[3], json.loads(r[4]) if r[4] else None, json.loads(r[5]) if r[5] else None,
-                   r[6], r[7]) for r in rows]
+        rows = conn.execute(f"SELECT {_CHANGE_ROWS.columns} FROM governance_history {where} ORDER BY change_id DESC "
+                            "LIMIT ?", [*params, int(limit)]).fetchall()
+    return _CHANGE_ROWS.all(rows)

@@ -23,6 +23,7 @@ from secmlops_core.governance.definitions import check_cells, default_raci, life
 from secmlops_core.governance.history import editor, record_change
 from secmlops_core.pipeline.model import Pipeline
 from secmlops_core.store import Store
+from secmlops_core.store.rows import row_mapper
 from secmlops_core.threats.risk import band_at_least
 
 MAX_NAME_CHARS = 120
@@ -43,6 +44,11 @@ class RoleProfile:
     edited: bool = False
     updated_at: datetime | None = None
     updated_by: str = ""
+
+
+# a stored role profile is an edited one
+_PROFILE_ROWS = row_mapper(RoleProfile, json=("people",), decode={"people": tuple},
+                           sql={"id": "role_id", "edited": "TRUE"})
 
 
 @dataclass(frozen=True)
@@ -77,15 +83,10 @@ class Gap:
 def role_profiles(store: Store) -> dict[str, RoleProfile]:
     """The eight roles with stored edits applied, in catalog order."""
     with store.connect() as conn:
-        rows = conn.execute("SELECT role_id, name, responsibility, people, updated_at, updated_by"
-                            " FROM governance_roles").fetchall()
-    stored = {r[0]: r for r in rows}
-    profiles = {}
-    for role_id, role in load_roles().items():
-        row = stored.get(role_id)
-        profiles[role_id] = (RoleProfile(role_id, row[1], row[2], tuple(json.loads(row[3])), True, row[4], row[5])
-                             if row else RoleProfile(role_id, role.name, role.responsibility))
-    return profiles
+        rows = conn.execute(f"SELECT {_PROFILE_ROWS.columns} FROM governance_roles").fetchall()
+    stored = {profile.id: profile for profile in _PROFILE_ROWS.all(rows)}
+    return {role_id: stored.get(role_id) or RoleProfile(role_id, role.name, role.responsibility)
+            for role_id, role in load_roles().items()}
 
 
 def _clean_people(people) -> tuple[str, ...]:

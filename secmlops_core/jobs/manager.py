@@ -20,6 +20,7 @@ from secmlops_core.access.policy import access_catalog, job_permissions, require
 from secmlops_core.errors import UserFacingError
 from secmlops_core.settings import get_settings
 from secmlops_core.store import Store, get_store
+from secmlops_core.store.rows import row_mapper
 from secmlops_core.os_processes import process_alive, process_start_time
 from secmlops_core.telemetry.files import file_lock
 
@@ -30,10 +31,6 @@ MAX_TIME_LIMIT_S = 6 * 3600
 MAX_PENDING_JOBS = 32
 PROGRESS_WRITE_INTERVAL_S = 0.5
 CANCEL_POLL_INTERVAL_S = 1.0
-
-_COLUMNS = ("job_id, kind, title, resource, status, params, progress, message, eta_s, time_limit_s, "
-            "cancel_requested, owner_pid, ref, result, error, created_at, started_at, finished_at")
-
 
 class JobCancelled(Exception):
     """Raised inside a job at a safe point after someone asked to cancel it."""
@@ -79,11 +76,7 @@ class JobRecord:
         return max(0.0, (end - self.started_at).total_seconds())
 
 
-def _record(row) -> JobRecord:
-    values = list(row)
-    values[5] = json.loads(values[5] or "{}")
-    values[13] = json.loads(values[13]) if values[13] else None
-    return JobRecord(*values)
+_JOB_ROWS = row_mapper(JobRecord, json={"params": {}, "result": None})
 
 
 
@@ -320,8 +313,8 @@ class JobManager:
         """The stored record of one job (a job whose process died reads as failed)."""
         with self.store.connect() as conn:
             self._fail_orphans(conn)
-            row = conn.execute(f"SELECT {_COLUMNS} FROM jobs WHERE job_id = ?", [job_id]).fetchone()
-        return _record(row) if row else None
+            row = conn.execute(f"SELECT {_JOB_ROWS.columns} FROM jobs WHERE job_id = ?", [job_id]).fetchone()
+        return _JOB_ROWS(row) if row else None
 
     def list(self, kind: str | None = None, limit: int = 20) -> list[JobRecord]:
         """Jobs, newest first, optionally of one kind (or kind prefix ending in '*'); jobs whose
@@ -331,9 +324,9 @@ class JobManager:
             where, params = ("WHERE kind LIKE ?", [kind[:-1] + "%"]) if kind.endswith("*") else ("WHERE kind = ?", [kind])
         with self.store.connect() as conn:
             self._fail_orphans(conn)
-            rows = conn.execute(f"SELECT {_COLUMNS} FROM jobs {where} ORDER BY created_at DESC LIMIT ?",
+            rows = conn.execute(f"SELECT {_JOB_ROWS.columns} FROM jobs {where} ORDER BY created_at DESC LIMIT ?",
                                 [*params, int(limit)]).fetchall()
-        return [_record(r) for r in rows]
+        return _JOB_ROWS.all(rows)
 
     def pending_count(self) -> int:
         """Jobs queued or running in any process that is still alive."""

@@ -12,6 +12,7 @@ from functools import lru_cache
 from secmlops_core.errors import UserFacingError
 from secmlops_core.evidence import add_evidence
 from secmlops_core.store import Store
+from secmlops_core.store.rows import row_mapper
 from secmlops_core.telemetry.writer import utc_now
 
 STATUSES = ("open", "acknowledged", "investigating", "resolved")
@@ -81,15 +82,8 @@ class ResponseStats:
     active_by_severity: dict = field(default_factory=dict)
 
 
-_COLUMNS = ("incident_id, rule_id, dedup_key, title, severity, status, owner_role, camera_id, signal, window_start, "
-            "window_end, details, threat_links, occurrences, opened_at, last_seen_at, acknowledged_at, "
-            "investigating_at, resolved_at")
-
-
-def _row(row) -> Incident:
-    values = list(row)
-    values[11], values[12] = json.loads(values[11]), json.loads(values[12])
-    return Incident(*values)
+_INCIDENT_ROWS = row_mapper(Incident, json=("details", "threat_links"))
+_EVENT_ROWS = row_mapper(IncidentEvent, sql={"at": "event_at"})
 
 
 def _actor(actor: str | None) -> str:
@@ -170,7 +164,7 @@ def record_alert(store: Store, *, rule, dedup_key: str, title: str, camera_id: s
         if last and last[0] and now - last[0] < timedelta(minutes=rule.cooldown_minutes):
             return "cooldown", None
         incident_id = uuid.uuid4().hex[:12]
-        conn.execute(f"INSERT INTO incidents ({_COLUMNS}) VALUES ({', '.join('?' for _ in range(19))})",
+        conn.execute(f"INSERT INTO incidents ({_INCIDENT_ROWS.columns}) VALUES ({_INCIDENT_ROWS.placeholders})",
                      [incident_id, rule.id, dedup_key, title[:300], severity or rule.severity, "open", rule.owner_role,
                       camera_id, rule.signal, window[0] if window else None, window[1] if window else None,
                       json.dumps(details, default=str), json.dumps(links), 1, now, now, None, None, None])
@@ -218,10 +212,11 @@ def open_manual(store: Store, title: str, severity: str, owner_role: str, actor:
 def get_incident(store: Store, incident_id: str) -> Incident:
     """One incident; UserFacingError when unknown."""
     with store.connect() as conn:
-        row = conn.execute(f"SELECT {_COLUMNS} FROM incidents WHERE incident_id = ?", [incident_id]).fetchone()
+        row = conn.execute(f"SELECT {_INCIDENT_ROWS.columns} FROM incidents WHERE incident_id = ?",
+                           [incident_id]).fetchone()
     if row is None:
         raise UserFacingError(f"no incident {incident_id!r}")
-    return _row(row)
+    return _INCIDENT_ROWS(row)
 
 
 def list_incidents(store: Store, *, statuses: tuple[str, ...] | None = None, severities: tuple[str, ...] | None = None,
@@ -239,17 +234,17 @@ def list_incidents(store: Store, *, statuses: tuple[str, ...] | None = None, sev
     order = ("CASE WHEN status = 'resolved' THEN 1 ELSE 0 END, CASE severity " +
              " ".join(f"WHEN '{s}' THEN {i}" for s, i in SEVERITY_ORDER.items()) + " END, opened_at DESC")
     with store.connect() as conn:
-        rows = conn.execute(f"SELECT {_COLUMNS} FROM incidents {where} ORDER BY {order} LIMIT ?",
+        rows = conn.execute(f"SELECT {_INCIDENT_ROWS.columns} FROM incidents {where} ORDER BY {order} LIMIT ?",
                             [*params, int(limit)]).fetchall()
-    return [_row(r) for r in rows]
+    return _INCIDENT_ROWS.all(rows)
 
 
 def timeline(store: Store, incident_id: str) -> list[IncidentEvent]:
     """The incident's events, oldest first."""
     with store.connect() as conn:
-        rows = conn.execute("SELECT event_at, kind, actor, text FROM incident_events WHERE incident_id = ? ORDER BY event_at, "
-                            "event_id", [incident_id]).fetchall()
-    return [IncidentEvent(*r) for r in rows]
+        rows = conn.execute(f"SELECT {_EVENT_ROWS.columns} FROM incident_events WHERE incident_id = ? "
+                            "ORDER BY event_at, event_id", [incident_id]).fetchall()
+    return _EVENT_ROWS.all(rows)
 
 
 def set_status(store: Store, incident_id: str, status: str, actor: str | None = None, note: str = "",

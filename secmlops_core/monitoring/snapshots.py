@@ -12,6 +12,7 @@ import pandas as pd
 from secmlops_core.evidence import add_evidence
 from secmlops_core.monitoring.drift import DriftResult
 from secmlops_core.store import Store
+from secmlops_core.store.rows import row_mapper
 
 
 @dataclass(frozen=True)
@@ -34,15 +35,14 @@ class DriftSnapshot:
     created_at: datetime
 
 
-_COLUMNS = ("snapshot_id, camera_id, reference_start, reference_end, current_start, current_end, reference_rows, "
-            "current_rows, mode, drift_share, dataset_drift, result, trigger, created_at")
+_SNAPSHOT_ROWS = row_mapper(DriftSnapshot, json=("result",))
 
 
 def save_snapshot(store: Store, result: DriftResult, trigger: str = "manual", evidence: bool = True) -> str:
     """Store a drift result; returns its snapshot id. Also adds a ``drift_snapshot`` evidence record."""
     snapshot_id = uuid.uuid4().hex[:16]
     with store.connect() as conn:
-        conn.execute(f"INSERT INTO drift_snapshots ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        conn.execute(f"INSERT INTO drift_snapshots ({_SNAPSHOT_ROWS.columns}) VALUES ({_SNAPSHOT_ROWS.placeholders})",
                      [snapshot_id, result.camera, result.reference.start, result.reference.end, result.current.start,
                       result.current.end, result.reference_rows, result.current_rows, result.mode,
                       result.drift_share, result.dataset_drift, json.dumps(result.as_dict()), trigger,
@@ -71,9 +71,9 @@ def list_snapshots(store: Store, camera: str | None = None, since: datetime | No
         params.append(since)
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     with store.connect() as conn:
-        rows = conn.execute(f"SELECT {_COLUMNS} FROM drift_snapshots {where} ORDER BY current_end DESC, "
+        rows = conn.execute(f"SELECT {_SNAPSHOT_ROWS.columns} FROM drift_snapshots {where} ORDER BY current_end DESC, "
                             f"created_at DESC LIMIT ?", [*params, int(limit)]).fetchall()
-    return [DriftSnapshot(*row[:11], json.loads(row[11]), *row[12:]) for row in rows]
+    return _SNAPSHOT_ROWS.all(rows)
 
 
 

@@ -15,6 +15,7 @@ from secmlops_core.pipeline.formats import load_pipeline, to_document
 from secmlops_core.pipeline.model import Pipeline
 from secmlops_core.pipeline.validate import parse_pipeline
 from secmlops_core.store import Store
+from secmlops_core.store.rows import row_mapper
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "data" / "templates"
 DEFAULT_TEMPLATE = "pds"
@@ -42,6 +43,12 @@ class PipelineVersion:
     sha256: str
     author: str
     created_at: datetime
+
+
+_SUMMARY_ROWS = row_mapper(PipelineSummary, sql={"pipeline_id": "p.pipeline_id", "name": "p.name",
+                                                 "latest_version": "v.version", "latest_label": "v.label",
+                                                 "updated_at": "v.created_at"})
+_VERSION_ROWS = row_mapper(PipelineVersion)
 
 
 def list_templates() -> dict[str, Path]:
@@ -101,11 +108,10 @@ def list_pipelines(store: Store) -> list[PipelineSummary]:
     with its newest version, oldest pipeline first."""
     with store.connect() as conn:
         rows = conn.execute(
-            "SELECT p.pipeline_id, p.name, v.version, v.label, v.created_at "
-            "FROM pipelines p JOIN pipeline_versions v USING (pipeline_id) "
+            f"SELECT {_SUMMARY_ROWS.columns} FROM pipelines p JOIN pipeline_versions v USING (pipeline_id) "
             "WHERE v.version = (SELECT max(version) FROM pipeline_versions w WHERE w.pipeline_id = p.pipeline_id) "
             "ORDER BY p.created_at, p.pipeline_id").fetchall()
-    return [PipelineSummary(*row) for row in rows if can("view", row[0])]
+    return [summary for summary in _SUMMARY_ROWS.all(rows) if can("view", summary.pipeline_id)]
 
 
 def list_versions(store: Store, pipeline_id: str) -> list[PipelineVersion]:
@@ -113,9 +119,9 @@ def list_versions(store: Store, pipeline_id: str) -> list[PipelineVersion]:
     require("view", pipeline_id)
     with store.connect() as conn:
         rows = conn.execute(
-            "SELECT pipeline_id, version, label, sha256, author, created_at FROM pipeline_versions "
-            "WHERE pipeline_id = ? ORDER BY version DESC", [pipeline_id]).fetchall()
-    return [PipelineVersion(*row) for row in rows]
+            f"SELECT {_VERSION_ROWS.columns} FROM pipeline_versions WHERE pipeline_id = ? ORDER BY version DESC",
+            [pipeline_id]).fetchall()
+    return _VERSION_ROWS.all(rows)
 
 
 def load_version(store: Store, pipeline_id: str, version: int | None = None) -> Pipeline:

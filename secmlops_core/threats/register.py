@@ -17,6 +17,7 @@ from secmlops_core.access.policy import require
 from secmlops_core.catalog.loading import load_controls, load_roles
 from secmlops_core.errors import ValidationFailed
 from secmlops_core.store import Store
+from secmlops_core.store.rows import row_mapper
 
 STATUSES = ("open", "in_progress", "mitigated", "accepted", "transferred", "false_positive")
 OPEN_STATUSES = ("open", "in_progress")
@@ -92,8 +93,9 @@ class HistoryEntry:
 # Column names below come only from these constants, never from input.
 _UPDATE_FIELD_SQL = {name: f"UPDATE threat_register SET {name} = ?, updated_at = current_timestamp, updated_by = ?"
                            " WHERE pipeline_id = ? AND threat_id = ?" for name in EDITABLE_FIELDS}
-_COLUMNS = ("threat_id, rule_id, element_type, element_id, title, status, justification, owner_role, ticket, "
-            "due_date, present, first_seen_generation, last_seen_generation, updated_at, updated_by")
+_ENTRY_ROWS = row_mapper(RegisterEntry)
+_CONTROL_ROWS = row_mapper(ControlState)
+_HISTORY_ROWS = row_mapper(HistoryEntry)
 
 
 def latest_generation(conn, pipeline_id: str) -> int:
@@ -157,10 +159,10 @@ def load_register(store: Store, pipeline_id: str) -> tuple[dict[str, RegisterEnt
     """All register rows of a pipeline by threat id, and the latest generation number."""
     require("view", pipeline_id)
     with store.connect() as conn:
-        rows = conn.execute(f"SELECT {_COLUMNS} FROM threat_register WHERE pipeline_id = ? ORDER BY threat_id",
-                            [pipeline_id]).fetchall()
+        rows = conn.execute(f"SELECT {_ENTRY_ROWS.columns} FROM threat_register WHERE pipeline_id = ? "
+                            "ORDER BY threat_id", [pipeline_id]).fetchall()
         generation = latest_generation(conn, pipeline_id)
-    return {row[0]: RegisterEntry(*row) for row in rows}, generation
+    return {entry.threat_id: entry for entry in _ENTRY_ROWS.all(rows)}, generation
 
 
 def _clean_change(field: str, value, where: str, problems: list[str]):
@@ -216,12 +218,12 @@ def update_entries(store: Store, pipeline_id: str, changes: dict[str, dict], aut
     changed = 0
     with store.connect() as conn:
         for threat_id, fields in cleaned.items():
-            row = conn.execute(f"SELECT {_COLUMNS} FROM threat_register WHERE pipeline_id = ? AND threat_id = ?",
-                               [pipeline_id, threat_id]).fetchone()
+            row = conn.execute(f"SELECT {_ENTRY_ROWS.columns} FROM threat_register WHERE pipeline_id = ? "
+                               "AND threat_id = ?", [pipeline_id, threat_id]).fetchone()
             if row is None:
                 problems.append(f"threat {threat_id}: not in the register of pipeline {pipeline_id!r}")
                 continue
-            entry = RegisterEntry(*row)
+            entry = _ENTRY_ROWS(row)
             merged = {name: getattr(entry, name) for name in EDITABLE_FIELDS} | fields
             if merged["status"] in NEEDS_JUSTIFICATION and not merged["justification"]:
                 problems.append(f"threat {threat_id}: status {merged['status']!r} needs a justification")
@@ -242,9 +244,9 @@ def control_states(store: Store, pipeline_id: str) -> dict[str, ControlState]:
     """Status of every catalog control for a pipeline (``not_started`` when never set)."""
     require("view", pipeline_id)
     with store.connect() as conn:
-        rows = conn.execute("SELECT control_id, status, note, updated_at, updated_by FROM control_status"
-                            " WHERE pipeline_id = ?", [pipeline_id]).fetchall()
-    stored = {row[0]: ControlState(*row) for row in rows}
+        rows = conn.execute(f"SELECT {_CONTROL_ROWS.columns} FROM control_status WHERE pipeline_id = ?",
+                            [pipeline_id]).fetchall()
+    stored = {state.control_id: state for state in _CONTROL_ROWS.all(rows)}
     return {control_id: stored.get(control_id, ControlState(control_id, "not_started", "", None, ""))
             for control_id in load_controls()}
 
@@ -303,8 +305,7 @@ def implemented_controls(states: dict[str, ControlState]) -> frozenset:
 def history(store: Store, pipeline_id: str, subject_id: str | None = None, limit: int = 500) -> list[HistoryEntry]:
     """Register and control changes of a pipeline, newest first (optionally of one threat/control)."""
     require("view", pipeline_id)
-    query = ("SELECT subject_type, subject_id, field, old_value, new_value, changed_by, changed_at"
-             " FROM register_history WHERE pipeline_id = ?")
+    query = f"SELECT {_HISTORY_ROWS.columns} FROM register_history WHERE pipeline_id = ?"
     params: list = [pipeline_id]
     if subject_id is not None:
         query += " AND subject_id = ?"
@@ -312,4 +313,4 @@ def history(store: Store, pipeline_id: str, subject_id: str | None = None, limit
     query += " ORDER BY change_id DESC LIMIT ?"
     params.append(int(limit))
     with store.connect() as conn:
-        return [HistoryEntry(*row) for row in conn.execute(query, params).fetchall()]
+        return _HISTORY_ROWS.all(conn.execute(query, params).fetchall())
