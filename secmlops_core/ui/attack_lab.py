@@ -7,9 +7,11 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
+from secmlops_core.access.policy import can
 from secmlops_core.attacks.specs import ATTACKS, DEFENSES, PRESETS, check_params
 from secmlops_core.errors import UserFacingError
-from secmlops_core.ui.shell import settings, signed_in_fragment, store
+from secmlops_core.jobs import JobManager, JobRecord, get_job_manager
+from secmlops_core.ui.shell import acting_principal, settings, signed_in_fragment, store
 from secmlops_core.ui.text import escape_markdown
 
 JOB_KEY, RUN_KEY = "attack:job", "attack:run"
@@ -25,26 +27,18 @@ class Preselection:
     pipeline_id: str | None
 
 
-def _allowed(permission: str) -> bool:
-    try:
-        from secmlops_core.access.policy import can
-    except ImportError:  # access control not installed: local use
-        return True
+def allowed(permission: str) -> bool:
+    """Whether the person acting in this run holds ``permission`` (buttons are disabled otherwise)."""
     return can(permission)
 
 
-def _operator_name() -> str:
-    try:
-        from secmlops_core.access.policy import current_principal
-    except ImportError:
-        return "local"
-    principal = current_principal()
-    return getattr(principal, "label", None) or getattr(principal, "id", "local")
+def operator_name() -> str:
+    """The name the acting person is recorded under."""
+    return acting_principal().label
 
 
-def _manager():
-    from secmlops_core.jobs import get_job_manager
-
+def job_manager() -> JobManager:
+    """The process's job manager for the app's store."""
     return get_job_manager(store())
 
 
@@ -132,28 +126,29 @@ def run_button(pre: Preselection, image_ref, frame, attack, preset, raw, defense
     from secmlops_core.attacks.runs import AttackRequest, submit_attack
 
     needs_image = ATTACKS[attack].family != "poisoning"
-    allowed = _allowed("run_attacks")
-    busy = _current_job() is not None
-    if not allowed:
+    may_run = allowed("run_attacks")
+    busy = current_job() is not None
+    if not may_run:
         st.caption("Your role may not launch attacks (needs permission 'run_attacks').")
     if st.button("Run attack", type="primary", key="attack:run-button",
-                 disabled=busy or not allowed or (needs_image and image_ref is None)):
+                 disabled=busy or not may_run or (needs_image and image_ref is None)):
         request = AttackRequest(attack=attack, image_ref=image_ref or "sample:bus", params=raw, preset=preset,
                                 defenses=tuple(defenses), adaptive=adaptive, pipeline_id=pre.pipeline_id,
                                 threat_id=pre.threat_id)
         try:
-            st.session_state[JOB_KEY] = submit_attack(request, frame, _manager())
+            st.session_state[JOB_KEY] = submit_attack(request, frame, job_manager())
         except UserFacingError as exc:
             st.error(escape_markdown(exc))
             return
         st.rerun()
 
 
-def _current_job():
+def current_job() -> JobRecord | None:
+    """The page's job while it is queued or running, else None."""
     job_id = st.session_state.get(JOB_KEY)
     if not job_id:
         return None
-    job = _manager().get(job_id)
+    job = job_manager().get(job_id)
     return job if job is not None and not job.finished else None
 
 
@@ -165,7 +160,7 @@ def job_panel() -> None:
 
     @signed_in_fragment(run_every=1.0)
     def panel():
-        job = _manager().get(job_id)
+        job = job_manager().get(job_id)
         if job is None:
             return
         if not job.finished:
@@ -173,7 +168,7 @@ def job_panel() -> None:
             st.progress(job.progress,
                         text=escape_markdown(f"{job.title}: {job.status} — {job.message or 'starting'}{eta}"))
             if st.button("Cancel", key="attack:cancel"):
-                _manager().cancel(job_id)
+                job_manager().cancel(job_id)
             return
         st.session_state.pop(JOB_KEY, None)
         if job.status == "succeeded" and job.result and job.result.get("run_id"):

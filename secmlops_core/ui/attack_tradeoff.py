@@ -7,7 +7,7 @@ import streamlit as st
 
 from secmlops_core.attacks.specs import ATTACKS, DEFENSES, HARDENING_PARAMS, PRESETS, row_title
 from secmlops_core.errors import UserFacingError
-from secmlops_core.ui.attack_lab import JOB_KEY, _allowed, _current_job, _manager, _operator_name
+from secmlops_core.ui.attack_lab import JOB_KEY, allowed, current_job, job_manager, operator_name
 from secmlops_core.ui.shell import store
 from secmlops_core.ui.text import escape_markdown
 
@@ -41,7 +41,7 @@ def evaluation_form(pre) -> None:
                                               key="attack:eval-gate-defense",
                                               format_func=lambda d: "no defense" if d == "none" else row_title(d))
         submitted = st.form_submit_button("Evaluate on the sample images",
-                                          disabled=not _allowed("run_attacks") or _current_job() is not None)
+                                          disabled=not allowed("run_attacks") or current_job() is not None)
     if submitted:
         if not attacks:
             st.error("Choose at least one attack.")
@@ -50,7 +50,7 @@ def evaluation_form(pre) -> None:
             st.error("The gate checks a defense that is not evaluated: add it to the defenses or models.")
             return
         images = sample_images()
-        manager = _manager()
+        manager = job_manager()
         params = {"attacks": attacks, "defenses": defenses, "preset": preset, "imgsz": imgsz, "adaptive": adaptive,
                   "images": "samples", "min_robust_recall": min_recall, "gate_defense": gate_defense,
                   "hardened": hardened}
@@ -95,11 +95,11 @@ def hardening_form() -> None:
         samples = cols[2].number_input("Samples", 4, 512, int(specs["samples"].default), key="attack:harden-samples")
         imgsz = cols[3].select_slider("Size", [160, 224, 320, 480, 640], value=int(specs["imgsz"].default),
                                       key="attack:harden-imgsz")
-        submitted = st.form_submit_button("Train", disabled=not _allowed("run_gpu_jobs") or _current_job() is not None)
+        submitted = st.form_submit_button("Train", disabled=not allowed("run_gpu_jobs") or current_job() is not None)
     if submitted:
         try:
             st.session_state[JOB_KEY] = submit_adversarial_training(
-                {"eps": eps / 255, "epochs": epochs, "samples": samples, "imgsz": imgsz}, _manager())
+                {"eps": eps / 255, "epochs": epochs, "samples": samples, "imgsz": imgsz}, job_manager())
         except UserFacingError as exc:
             st.error(escape_markdown(exc))
             return
@@ -178,7 +178,7 @@ def candidates_view() -> None:
                                 "promoted by": c.promoted_by or "", "created": c.created_at} for c in found]),
                  hide_index=True, width="stretch")
     pending = [c.candidate_id for c in found if c.promoted_at is None]
-    if not pending or not _allowed("promote_models"):
+    if not pending or not allowed("promote_models"):
         return
     with st.expander("Promote a candidate into the weights registry"):
         with st.form("attack:promote"):
@@ -187,7 +187,7 @@ def candidates_view() -> None:
             confirm = st.checkbox("I understand this makes the model loadable by the live detector")
             if st.form_submit_button("Promote"):
                 try:
-                    promote_candidate(store(), choice, _operator_name(), reason, confirm=confirm)
+                    promote_candidate(store(), choice, operator_name(), reason, confirm=confirm)
                     st.success(f"{escape_markdown(choice)} is registered; the feed keeps its weights until "
                                "pointed at it.")
                 except UserFacingError as exc:

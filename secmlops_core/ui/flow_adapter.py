@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from streamlit_flow.elements import StreamlitFlowEdge, StreamlitFlowNode
 from streamlit_flow.state import StreamlitFlowState
 
+from secmlops_core.errors import UserFacingError
 from secmlops_core.pipeline.editing import PipelineEditor
 from secmlops_core.pipeline.model import Pipeline, kind_label
 from secmlops_core.ui.text import escape_markdown
@@ -93,8 +94,8 @@ def apply_flow_state(editor: PipelineEditor, state: StreamlitFlowState) -> Edito
             continue
         try:
             flow = editor.add_flow(edge.source, edge.target)
-        except Exception as exc:  # a validation message for the user; the edit is dropped
-            changes.errors.append(str(exc))
+        except UserFacingError as exc:  # an invalid flow: the edit is dropped and the reason shown
+            changes.errors.append("; ".join(getattr(exc, "problems", None) or [str(exc)]))
             continue
         changes.added_flows.append(flow.id)
         known[(edge.source, edge.target)] = flow.id

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import duckdb
 import pandas as pd
 import streamlit as st
 
@@ -25,7 +26,8 @@ def _cameras() -> list[str]:
     now = utc_now()
     try:
         known = query.camera_activity(now - timedelta(days=7), now)["camera_id"].tolist()
-    except Exception:  # unreadable lake: offer only "all"
+    except (duckdb.Error, OSError) as exc:  # an unreadable lake: offer only "all", and say why
+        st.caption(f"Cameras could not be listed from the telemetry: {escape_markdown(str(exc).splitlines()[0])}")
         known = []
     return [ALL] + known
 
