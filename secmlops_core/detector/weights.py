@@ -25,7 +25,7 @@ from secmlops_core.access.policy import require
 from secmlops_core.errors import UserFacingError
 from secmlops_core.settings import Settings, get_settings
 from secmlops_core.store import get_store
-from secmlops_core.telemetry.files import atomic_write_text
+from secmlops_core.files import atomic_write_text
 
 WEIGHTS_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 DEFAULT_PEDESTRIAN_CLASSES: tuple = ("person", "pedestrian")

@@ -19,7 +19,7 @@ from secmlops_core.errors import UserFacingError
 from secmlops_core.feed.scenarios import SCENARIOS
 from secmlops_core.settings import Settings
 from secmlops_core.store import get_store
-from secmlops_core.telemetry.files import atomic_write_bytes, atomic_write_text
+from secmlops_core.files import atomic_write_bytes, atomic_write_text
 from secmlops_core.os_processes import process_alive
 
 CAMERA_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,47}$")

@@ -22,7 +22,7 @@ from secmlops_core.settings import get_settings
 from secmlops_core.store import Store, get_store
 from secmlops_core.store.rows import row_mapper
 from secmlops_core.os_processes import process_alive, process_start_time
-from secmlops_core.telemetry.files import file_lock
+from secmlops_core.files import file_lock
 
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "queued", "running", "succeeded", "failed", "cancelled"
 FINISHED = (SUCCEEDED, FAILED, CANCELLED)

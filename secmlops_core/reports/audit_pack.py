@@ -24,7 +24,7 @@ from secmlops_core.governance.people import row_name
 from secmlops_core.governance.workspace import Workspace
 from secmlops_core.reports.markup import CSS, esc, html_table, md_table, md_text
 from secmlops_core.store import Store
-from secmlops_core.telemetry.files import atomic_write_text
+from secmlops_core.files import atomic_write_text
 
 SCHEMA_NAME = "secmlops-audit-pack"
 SCHEMA_VERSION = 1

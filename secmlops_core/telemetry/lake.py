@@ -19,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 
-from secmlops_core.telemetry.files import atomic_write_text, file_lock
+from secmlops_core.files import atomic_write_text, file_lock
 from secmlops_core.telemetry.schema import (
     COMPACT_LOCK, DATE_DIR_RE, DAY_RE, EVENTS, HOUR_RE, JOURNAL, ROLLUP_SQL_SELECT, ROLLUPS, SEGMENT_RE,
     SWAP_LOCK,

@@ -11,7 +11,7 @@ import pytest
 from secmlops_core.access import audit
 from secmlops_core.access.policy import PermissionDenied, Principal, acting_as, job_permissions
 from secmlops_core.errors import UserFacingError
-from secmlops_core.telemetry.files import file_lock
+from secmlops_core.files import file_lock
 
 VIEWER = Principal("vera", frozenset({"viewer"}), "Vera", "password")
 RED = Principal("rita", frozenset({"red_team"}), "Rita", "password")

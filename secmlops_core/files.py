@@ -1,4 +1,5 @@
-"""File-system primitives shared by telemetry writers, feed runners and registries."""
+"""File-system primitives (atomic writes, advisory locks) on the ground floor: telemetry writers,
+feed runners, the job manager, registries and the audit pack share them."""
 
 from __future__ import annotations
 
