@@ -118,7 +118,7 @@ class JobContext:
         if force or now - self._last_write >= PROGRESS_WRITE_INTERVAL_S:
             self._last_write = now
             eta = self.elapsed_s * (1 - self.fraction) / self.fraction if self.fraction > 0.01 else None
-            self.manager._write_progress(self.job_id, self.fraction, self.message, eta)
+            self.manager.write_progress(self.job_id, self.fraction, self.message, eta)
         self.check()
 
 
@@ -283,7 +283,8 @@ class JobManager:
                 "WHERE job_id = ?",
                 [status, json.dumps(result, default=str) if result is not None else None, error, job_id])
 
-    def _write_progress(self, job_id: str, fraction: float, message: str, eta_s: float | None) -> None:
+    def write_progress(self, job_id: str, fraction: float, message: str, eta_s: float | None) -> None:
+        """Store a job's progress fraction, message (at most 300 characters) and estimated seconds left."""
         with self.store.connect() as conn:
             conn.execute("UPDATE jobs SET progress = ?, message = ?, eta_s = ? WHERE job_id = ?",
                          [fraction, message[:300], eta_s, job_id])
