@@ -43,9 +43,17 @@ sidebar_identity(principal)
 
 visible = [entry for entry in PAGES if can(PAGE_PERMISSIONS.get(entry[1], "view"), principal=principal)
            and (principal.auth_method != "kiosk" or entry[1] in KIOSK_PAGES)]
+kiosk = principal.auth_method == "kiosk"
 sections: dict[str, list] = {}
 for index, (section, path, title, icon) in enumerate(visible):
-    sections.setdefault(section, []).append(st.Page(path, title=title, icon=icon, default=index == 0))
+    sections.setdefault(section, []).append(st.Page(path, title=title, icon=icon, default=index == 0 and not kiosk))
+if kiosk and visible:
+    # A default page answers only at the root, so the documented kiosk link
+    # /ops_wall?embed=true&kiosk=TOKEN would open "Page not found": kiosk pages keep their own
+    # URL paths, and a hidden default shows the first of them at the root.
+    section, path, title, icon = visible[0]
+    sections[section].insert(0, st.Page(path, title=title, icon=icon, default=True, visibility="hidden",
+                                        url_path="kiosk_home"))
 if not sections:
     sections = {"": [st.Page(lambda: st.error("This sign-in gives access to no page."), title="No access")]}
 st.navigation(sections).run()

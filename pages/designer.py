@@ -3,6 +3,7 @@
 import streamlit as st
 
 from secmlops_core.access.policy import can
+from secmlops_core.errors import UserFacingError
 from secmlops_core.pipeline import library
 from secmlops_core.ui import designer as ui
 from secmlops_core.ui.shell import page_guard, store
@@ -42,10 +43,16 @@ if editable:
     label = toolbar[2].text_input("Version label", placeholder="e.g. after workshop 1",
                                   label_visibility="collapsed", max_chars=120, key=f"designer:{pipeline_id}:label")
     if toolbar[3].button("Save version", type="primary", icon=":material/save:"):
-        saved = library.save_version(store(), editor.pipeline, label or "saved in designer")
-        st.session_state[f"designer:{pipeline_id}:base"] = saved.version
-        st.session_state[f"designer:{pipeline_id}:draft_rev"] = editor.revision
-        st.toast(f"Saved version {saved.version} of {escape_markdown(pipeline.name)}", icon="✅")
+        ui.forget_refusal()
+        try:
+            saved = library.save_version(store(), editor.pipeline, label or "saved in designer")
+        except UserFacingError as exc:  # refused or invalid: a message that stays, not an exception box
+            ui.remember_refusal("save", "The version was not saved", exc)
+        else:
+            st.session_state[f"designer:{pipeline_id}:base"] = saved.version
+            st.session_state[f"designer:{pipeline_id}:draft_rev"] = editor.revision
+            st.toast(f"Saved version {saved.version} of {escape_markdown(pipeline.name)}", icon="✅")
+    ui.show_refusal("save")
 
 canvas, panel = st.columns([3, 1.25]) if editable else (st.container(), None)
 with canvas:

@@ -24,17 +24,47 @@ from secmlops_core.ui.shell import settings, store
 from secmlops_core.ui.text import escape_markdown
 
 NO_ZONE = ""
+# A refused or failed action (create, import, save): (action, file id or None, what, problems).
+REFUSAL_KEY = "designer:refusal"
 
 
 def _key(pipeline_id: str, name: str) -> str:
     return f"designer:{pipeline_id}:{name}"
 
 
-def show_problems(exc: Exception) -> None:
-    """Render a validation error as one line per problem (as literal text, never Markdown or HTML)."""
-    problems = getattr(exc, "problems", None) or [str(exc)]
-    st.error("The change was not applied:\n\n" + "\n".join(f"- {escape_markdown(p)}" for p in problems[:20]),
+def show_problems(exc: Exception | list[str], what: str = "The change was not applied") -> None:
+    """Render a validation error (or its problems) as one line per problem (as literal text, never
+    Markdown or HTML)."""
+    problems = exc if isinstance(exc, list) else getattr(exc, "problems", None) or [str(exc)]
+    st.error(f"{escape_markdown(what)}:\n\n" + "\n".join(f"- {escape_markdown(p)}" for p in problems[:20]),
              icon="🚫")
+
+
+def remember_refusal(action: str, what: str, exc: Exception, file_id: str | None = None) -> None:
+    """Keep a refused action's message until the person's next action (reruns nobody asked for,
+    such as the graph component reporting its state, would otherwise wipe it)."""
+    problems = getattr(exc, "problems", None) or [str(exc)]
+    st.session_state[REFUSAL_KEY] = (action, file_id, what, list(problems))
+
+
+def forget_refusal() -> None:
+    """The person acted again: the previous refusal is no longer shown."""
+    st.session_state.pop(REFUSAL_KEY, None)
+
+
+def show_refusal(action: str, file_id: str | None = None) -> None:
+    """Show the kept refusal of ``action`` (for imports: while the same file is chosen)."""
+    kept = st.session_state.get(REFUSAL_KEY)
+    if kept is None or kept[0] != action:
+        return
+    if action == "import" and kept[1] != file_id:  # another file chosen, or none: that is the next action
+        forget_refusal()
+        return
+    show_problems(kept[3], kept[2])
+
+
+def _file_id(upload) -> str | None:
+    return None if upload is None else str(getattr(upload, "file_id", None) or (upload.name, upload.size))
 
 
 def sidebar_pipeline_choice() -> str | None:
@@ -57,32 +87,40 @@ def sidebar_pipeline_choice() -> str | None:
                                    format_func=lambda t: library.load_template(t).name)
         new_name = st.text_input("Name", key="designer_new_name", max_chars=200)
         if st.button("Create pipeline", key="designer_create"):
+            forget_refusal()
             pipeline = library.load_template(template_id)
             if new_name.strip():
                 pipeline.name = new_name.strip()
                 pipeline.id = unique_id(new_name, set(ids), "pipeline")
             elif pipeline.id in ids:
                 pipeline.id = unique_id(pipeline.id, set(ids), "pipeline")
-            library.save_version(store(), pipeline, f"from template {template_id}")
-            st.session_state[SELECTED_KEY] = pipeline.id
-            st.session_state.pop("designer_pipeline", None)
-            st.rerun()
+            try:
+                library.save_version(store(), pipeline, f"from template {template_id}")
+            except UserFacingError as exc:  # refused (e.g. a participant limited to other pipelines)
+                remember_refusal("create", "The pipeline was not created", exc)
+            else:
+                st.session_state[SELECTED_KEY] = pipeline.id
+                st.session_state.pop("designer_pipeline", None)
+                st.rerun()
+        show_refusal("create")
 
     with st.sidebar.expander("Import a file"):
         limit_mb = settings().max_pipeline_file_mb
         upload = st.file_uploader(f"Project YAML/JSON or Threat Dragon v2 JSON (max {limit_mb:g} MB)",
                                   type=["yaml", "yml", "json"], key="designer_upload")
         if upload is not None and st.button("Import", key="designer_import"):
+            forget_refusal()
             try:
                 pipeline, report = read_any_pipeline_bytes(upload.getvalue(), upload.name)
-            except (ValidationFailed, UserFacingError) as exc:
-                show_problems(exc)
-            else:
                 library.save_version(store(), pipeline, f"imported from {upload.name}"[:120])
+            except (ValidationFailed, UserFacingError) as exc:  # invalid, or refused
+                remember_refusal("import", f"{upload.name} was not imported", exc, _file_id(upload))
+            else:
                 st.session_state[SELECTED_KEY] = pipeline.id
                 st.session_state.pop("designer_pipeline", None)
                 st.session_state["designer_import_report"] = report.guesses + report.skipped if report else []
                 st.rerun()
+        show_refusal("import", _file_id(upload))
     return chosen
 
 

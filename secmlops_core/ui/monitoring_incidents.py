@@ -48,8 +48,12 @@ def evaluate_now() -> None:
     from secmlops_core.monitoring.evaluate import evaluate
 
     if st.button("Evaluate alert rules now", key="incidents:evaluate"):
-        with st.spinner("Evaluating alert rules…"):
-            report = evaluate(store(), settings())
+        try:
+            with st.spinner("Evaluating alert rules…"):
+                report = evaluate(store(), settings())
+        except UserFacingError as exc:  # e.g. an invalid alert_rules.yaml: a message, not an exception box
+            st.error(escape_markdown(exc))
+            return
         st.toast(f"Rules evaluated in {report.seconds:.1f} s: {len(report.opened)} incident(s) opened")
         for problem in report.problems:
             st.warning(escape_markdown(problem))

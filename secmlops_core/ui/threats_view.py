@@ -220,10 +220,11 @@ def decision_form(assessment: Assessment) -> None:
             ticket = st.text_input("Ticket (key or https link)", value=item.ticket, max_chars=reg.MAX_TICKET_CHARS,
                                    key=f"decision_ticket:{chosen}")
             due = st.date_input("Due date", value=item.due_date, key=f"decision_due:{chosen}")
-            if st.form_submit_button("Save decision", type="primary"):
-                save_register_changes(assessment.pipeline.id, {chosen: {
-                    "status": status, "owner_role": owner, "justification": justification, "ticket": ticket,
-                    "due_date": due}})
+            submitted = st.form_submit_button("Save decision", type="primary")
+        if submitted:  # outside the form: a refusal offers a (non-form) "Discard these edits" button
+            save_register_changes(assessment.pipeline.id, {chosen: {
+                "status": status, "owner_role": owner, "justification": justification, "ticket": ticket,
+                "due_date": due}})
         entries = reg.history(store(), assessment.pipeline.id, chosen, limit=50)
         if entries:
             st.caption("History of this threat")
