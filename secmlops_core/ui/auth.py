@@ -9,6 +9,7 @@ from secmlops_core.access.policy import LOCAL_OPERATOR, Principal
 from secmlops_core.errors import UserFacingError
 from secmlops_core.store import Store, get_store
 from secmlops_core.ui.shell import EXPIRED_KEY, forget_principal, remember_principal, session_principal, settings
+from secmlops_core.ui.text import escape_markdown
 
 KIOSK_ERROR_KEY = "auth:kiosk_error"
 
@@ -49,7 +50,7 @@ def _local_form() -> None:
         try:
             remember_principal(users.authenticate(_store(), username.strip(), password, source=_client_address()))
         except UserFacingError as exc:
-            st.error(str(exc))
+            st.error(escape_markdown(str(exc)))
         else:
             st.rerun()
 
@@ -70,7 +71,7 @@ def _oidc_form() -> None:
     st.title("Sign in to SecMLOps Studio")
     if st.user.is_logged_in:
         email = str(st.user.get("email") or "this identity")
-        st.error(f"{email} has no SecMLOps account; ask an administrator to run "
+        st.error(f"{escape_markdown(email)} has no SecMLOps account; ask an administrator to run "
                  "`secmlops users add EMAIL --oidc --role ROLE`.")
         st.button("Sign out", on_click=st.logout)
     else:
@@ -93,7 +94,7 @@ def sign_in_page() -> None:
     """The only page shown before sign-in: the form, or why a kiosk link was refused."""
     kiosk_error = st.session_state.get(KIOSK_ERROR_KEY)
     if kiosk_error:
-        st.error(kiosk_error)
+        st.error(escape_markdown(kiosk_error))
         return
     if st.session_state.pop(EXPIRED_KEY, False):
         st.warning("Your session has expired; please sign in again.")
@@ -107,7 +108,7 @@ def sidebar_identity(principal: Principal) -> None:
     """Who is signed in, with a sign-out button (nothing on the local default)."""
     if principal.auth_method == "none":
         return
-    st.sidebar.caption(f"Signed in as {principal.label} · {', '.join(sorted(principal.roles))}")
+    st.sidebar.caption(f"Signed in as {escape_markdown(principal.label)} · {', '.join(sorted(principal.roles))}")
     if principal.auth_method == "kiosk":
         return
     if st.sidebar.button("Sign out", key="sign_out"):

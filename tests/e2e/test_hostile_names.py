@@ -178,9 +178,6 @@ def hostile_account_server(tmp_path_factory):
     stop_process(process)
 
 
-@pytest.mark.xfail(strict=True, reason="the sidebar's 'Signed in as' caption (secmlops_core/ui/auth.py, "
-                   "sidebar_identity) renders the display name as Markdown; auth.py is being changed "
-                   "by someone else: escape principal.label there with secmlops_core.ui.text.escape_markdown")
 def test_hostile_display_name_is_literal_and_fetches_nothing(page, hostile_account_server):
     url = hostile_account_server
     foreign = _watch_requests(page, url)
