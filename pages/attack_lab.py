@@ -6,7 +6,7 @@ from secmlops_core.ui import attack_lab as ui
 from secmlops_core.ui import attack_tradeoff as tradeoff
 from secmlops_core.ui.shell import page_guard
 
-page_guard()
+page_guard(__file__)
 st.title("Attack lab")
 pre = ui.preselection()
 left, right = st.columns([2, 3])

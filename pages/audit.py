@@ -7,7 +7,7 @@ from secmlops_core.access import audit
 from secmlops_core.ui.shell import page_guard, store
 from secmlops_core.ui.text import escape_markdown
 
-page_guard("view_audit")
+page_guard(__file__)
 st.title("Audit trail")
 check = audit.verify_chain(store())
 if check.ok:

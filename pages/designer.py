@@ -9,7 +9,7 @@ from secmlops_core.ui import designer as ui
 from secmlops_core.ui.shell import page_guard, store
 from secmlops_core.ui.text import escape_markdown
 
-page_guard()
+page_guard(__file__)
 st.title("Pipeline designer")
 pipeline_id = ui.sidebar_pipeline_choice()
 if pipeline_id is None:

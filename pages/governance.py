@@ -11,7 +11,7 @@ from secmlops_core.ui.governance_provenance import provenance_tab
 from secmlops_core.ui.pipeline_picker import pick_pipeline
 from secmlops_core.ui.shell import page_guard
 
-page_guard()
+page_guard(__file__)
 st.title("Governance")
 pipeline = pick_pipeline()
 if pipeline is None:

@@ -3,5 +3,5 @@
 from secmlops_core.ui import wall
 from secmlops_core.ui.shell import page_guard
 
-page_guard()
+page_guard(__file__)
 wall.render()

@@ -7,7 +7,7 @@ from secmlops_core.ui import threats_view as ui
 from secmlops_core.ui.pipeline_picker import pick_pipeline
 from secmlops_core.ui.shell import page_guard
 
-page_guard()
+page_guard(__file__)
 st.title("Threats")
 pipeline = pick_pipeline()
 if pipeline is None:

@@ -25,6 +25,7 @@ from secmlops_core.access.policy import (
 from secmlops_core.errors import UserFacingError
 from secmlops_core.settings import Settings, SettingsError, get_settings
 from secmlops_core.store import Store, get_store
+from secmlops_core.ui.navigation import page_for
 
 PRINCIPAL_KEY = "auth:principal"
 SIGNED_IN_AT_KEY = "auth:signed_in_at"
@@ -77,9 +78,10 @@ def store() -> Store:
     return get_store(settings().store_path)
 
 
-def page_guard(permission: str = "view") -> Principal:
-    """First call of every page: the acting principal, or a stop when nobody signed in or the
-    principal lacks ``permission``."""
+def page_guard(page_file: str) -> Principal:
+    """First call of every page (``page_guard(__file__)``): the acting principal, or a stop when
+    nobody signed in or the principal lacks the permission the page's navigation entry names."""
+    permission = page_for(page_file).permission
     try:
         principal = acting_principal()
     except PermissionDenied:
