@@ -26,6 +26,7 @@ from secmlops_core.ui.text import escape_markdown
 NO_ZONE = ""
 # A refused or failed action (create, import, save): (action, file id or None, what, problems).
 REFUSAL_KEY = "designer:refusal"
+IMPORT_REPORT_KEY = "designer_import_report"
 
 
 def _key(pipeline_id: str, name: str) -> str:
@@ -118,7 +119,7 @@ def sidebar_pipeline_choice() -> str | None:
             else:
                 st.session_state[SELECTED_KEY] = pipeline.id
                 st.session_state.pop("designer_pipeline", None)
-                st.session_state["designer_import_report"] = report.guesses + report.skipped if report else []
+                st.session_state[IMPORT_REPORT_KEY] = report.guesses + report.skipped if report else []
                 st.rerun()
         show_refusal("import", _file_id(upload))
     return chosen
@@ -141,6 +142,39 @@ def get_editor(pipeline_id: str) -> PipelineEditor:
         st.session_state[_key(pipeline_id, "base")] = base
         st.session_state[_key(pipeline_id, "saved_rev")] = 0
     return st.session_state[key]
+
+
+def notices(pipeline_id: str) -> None:
+    """What the last import guessed or skipped, and unsaved changes restored from a draft."""
+    for note in st.session_state.pop(IMPORT_REPORT_KEY, []):
+        st.info(f"Import: {escape_markdown(note)}")
+    restored = st.session_state.pop(_key(pipeline_id, "restored"), None)
+    if restored is not None:
+        st.info(f"Unsaved changes from {restored:%Y-%m-%d %H:%M} were restored. Save them as a version, or undo.")
+
+
+def toolbar(pipeline_id: str, editor: PipelineEditor) -> None:
+    """Auto-layout, undo, and saving the working copy as a new version with a label."""
+    columns = st.columns([1, 1, 3, 1.2])
+    if columns[0].button("Auto-layout", icon=":material/account_tree:"):
+        editor.auto_layout()
+        st.rerun()
+    if columns[1].button("Undo", icon=":material/undo:", disabled=not editor.can_undo):
+        editor.undo()
+        st.rerun()
+    label = columns[2].text_input("Version label", placeholder="e.g. after workshop 1", label_visibility="collapsed",
+                                  max_chars=120, key=_key(pipeline_id, "label"))
+    if columns[3].button("Save version", type="primary", icon=":material/save:"):
+        forget_refusal()
+        try:
+            saved = library.save_version(store(), editor.pipeline, label or "saved in designer")
+        except UserFacingError as exc:  # refused or invalid: a message that stays, not an exception box
+            remember_refusal("save", "The version was not saved", exc)
+        else:
+            st.session_state[_key(pipeline_id, "base")] = saved.version
+            st.session_state[_key(pipeline_id, "draft_rev")] = editor.revision
+            st.toast(f"Saved version {saved.version} of {escape_markdown(editor.pipeline.name)}", icon="✅")
+    show_refusal("save")
 
 
 def persist_draft(pipeline_id: str, editor: PipelineEditor) -> None:
