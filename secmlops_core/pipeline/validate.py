@@ -140,14 +140,7 @@ def parse_pipeline(document) -> Pipeline:
                         required=False, limit=MAX_DESCRIPTION_CHARS)
 
     zones = []
-    for index, entry in enumerate(_list(document, "zones", MAX_ZONES, problems)):
-        where = f"zone #{index + 1}"
-        if not isinstance(entry, dict):
-            problems.add(f"{where}: must be a mapping")
-            continue
-        zone_id = _identifier(entry.get("id"), where, problems)
-        where = f"zone '{zone_id}'" if zone_id else where
-        _unknown_keys(entry, ZONE_KEYS, where, problems)
+    for entry, zone_id, where in _entries(document, "zones", "zone", MAX_ZONES, ZONE_KEYS, problems):
         trust = entry.get("trust", "medium")
         if not isinstance(trust, str) or trust not in TRUST_LEVELS:
             problems.add(f"{where}: 'trust' must be one of {', '.join(TRUST_LEVELS)}")
@@ -159,14 +152,7 @@ def parse_pipeline(document) -> Pipeline:
 
     kinds = stage_kinds()
     stages = []
-    for index, entry in enumerate(_list(document, "stages", MAX_STAGES, problems)):
-        where = f"stage #{index + 1}"
-        if not isinstance(entry, dict):
-            problems.add(f"{where}: must be a mapping")
-            continue
-        stage_id = _identifier(entry.get("id"), where, problems)
-        where = f"stage '{stage_id}'" if stage_id else where
-        _unknown_keys(entry, STAGE_KEYS, where, problems)
+    for entry, stage_id, where in _entries(document, "stages", "stage", MAX_STAGES, STAGE_KEYS, problems):
         kind = entry.get("kind")
         if kind is None:
             problems.add(f"{where}: 'kind' is missing")
@@ -185,14 +171,7 @@ def parse_pipeline(document) -> Pipeline:
     stage_ids = _duplicates([s.id for s in stages if s.id], "stage", problems)
 
     flows = []
-    for index, entry in enumerate(_list(document, "flows", MAX_FLOWS, problems)):
-        where = f"flow #{index + 1}"
-        if not isinstance(entry, dict):
-            problems.add(f"{where}: must be a mapping")
-            continue
-        flow_id = _identifier(entry.get("id"), where, problems)
-        where = f"flow '{flow_id}'" if flow_id else where
-        _unknown_keys(entry, FLOW_KEYS, where, problems)
+    for entry, flow_id, where in _entries(document, "flows", "flow", MAX_FLOWS, FLOW_KEYS, problems):
         ends = []
         for end in ("source", "target"):
             value = entry.get(end)
@@ -213,6 +192,20 @@ def parse_pipeline(document) -> Pipeline:
     if problems:
         raise ValidationFailed(list(problems), "pipeline")
     return Pipeline(id=pipeline_id, name=name, description=description, zones=zones, stages=stages, flows=flows)
+
+
+def _entries(document: dict, key: str, what: str, limit: int, allowed: set[str], problems: _Problems):
+    """Each mapping of the list ``key``, with its checked id (None when invalid) and how problems
+    name it; entries that are not mappings are reported and skipped."""
+    for index, entry in enumerate(_list(document, key, limit, problems)):
+        where = f"{what} #{index + 1}"
+        if not isinstance(entry, dict):
+            problems.add(f"{where}: must be a mapping")
+            continue
+        element_id = _identifier(entry.get("id"), where, problems)
+        where = f"{what} '{element_id}'" if element_id else where
+        _unknown_keys(entry, allowed, where, problems)
+        yield entry, element_id, where
 
 
 def _duplicates(ids: list[str], what: str, problems: _Problems) -> set[str]:
