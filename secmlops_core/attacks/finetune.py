@@ -25,6 +25,7 @@ from secmlops_core.attacks.model import AttackModel
 from secmlops_core.errors import UserFacingError
 from secmlops_core.settings import Settings, get_settings
 from secmlops_core.store import Store
+from secmlops_core.store.rows import row_mapper
 
 BATCH = 8
 TRIGGER_SHARE = 0.2  # trigger side as a share of the pedestrian box width
@@ -218,8 +219,9 @@ class Candidate:
     created_at: object
 
 
-_CANDIDATE_COLUMNS = ("candidate_id, kind, sha256, path, base_model_id, base_sha256, params, metrics, job_id, "
-                      "promoted_at, promoted_by, promotion_reason, created_at")
+_CANDIDATE_ROWS = row_mapper(Candidate, json={"params": {}, "metrics": {}})
+
+
 
 
 def save_candidate(store: Store, base: AttackModel, module, kind: str, params: dict, metrics: dict,
@@ -250,25 +252,21 @@ def save_candidate(store: Store, base: AttackModel, module, kind: str, params: d
 def get_candidate(store: Store, candidate_id: str) -> Candidate:
     """One recorded candidate."""
     with store.connect() as conn:
-        row = conn.execute(f"SELECT {_CANDIDATE_COLUMNS} FROM model_candidates WHERE candidate_id = ?",
+        row = conn.execute(f"SELECT {_CANDIDATE_ROWS.columns} FROM model_candidates WHERE candidate_id = ?",
                            [candidate_id]).fetchone()
     if row is None:
         raise UserFacingError(f"no candidate model {candidate_id!r}")
-    return _candidate(row)
+    return _CANDIDATE_ROWS(row)
 
 
-def _candidate(row) -> Candidate:
-    values = list(row)
-    values[6], values[7] = json.loads(values[6]), json.loads(values[7])
-    return Candidate(*values)
 
 
 def list_candidates(store: Store, limit: int = 50) -> list[Candidate]:
     """Candidates, newest first."""
     with store.connect() as conn:
-        rows = conn.execute(f"SELECT {_CANDIDATE_COLUMNS} FROM model_candidates ORDER BY created_at DESC LIMIT ?",
+        rows = conn.execute(f"SELECT {_CANDIDATE_ROWS.columns} FROM model_candidates ORDER BY created_at DESC LIMIT ?",
                             [int(limit)]).fetchall()
-    return [_candidate(r) for r in rows]
+    return _CANDIDATE_ROWS.all(rows)
 
 
 def promote_candidate(store: Store, candidate_id: str, operator: str, reason: str, confirm: bool = False,

@@ -30,10 +30,9 @@ from secmlops_core.errors import UserFacingError
 from secmlops_core.jobs import JobCancelled, JobContext
 from secmlops_core.settings import Settings, get_settings
 from secmlops_core.store import Store, get_store
+from secmlops_core.store.rows import row_mapper
 
 __all__ = ["AttackRequest", "AttackRun", "CheckedRequest", "execute_attack", "get_run", "list_runs", "submit_attack"]
-_RUN_COLUMNS = ("run_id, job_id, attack, params, image_ref, model_id, model_sha256, device, status, durations, "
-                "metrics, result, thumbnails, pipeline_id, threat_id, error, created_at")
 
 
 @dataclass(frozen=True)
@@ -65,6 +64,9 @@ class AttackRun:
             return Path(path).read_bytes() if path else None
         except OSError:
             return None
+
+
+_RUN_ROWS = row_mapper(AttackRun, json={"params": {}, "durations": {}, "metrics": {}, "result": {}, "thumbnails": {}})
 
 
 def execute_attack(request: CheckedRequest, frame_bgr: np.ndarray | None = None, ctx: JobContext | None = None,
@@ -206,26 +208,19 @@ def _attach_evidence(store: Store, run: AttackRun) -> None:
 def get_run(store: Store, run_id: str) -> AttackRun:
     """One stored run."""
     with store.connect() as conn:
-        row = conn.execute(f"SELECT {_RUN_COLUMNS} FROM attack_runs WHERE run_id = ?", [run_id]).fetchone()
+        row = conn.execute(f"SELECT {_RUN_ROWS.columns} FROM attack_runs WHERE run_id = ?", [run_id]).fetchone()
     if row is None:
         raise UserFacingError(f"no attack run {run_id!r}")
-    return _run(row)
-
-
-def _run(row) -> AttackRun:
-    values = list(row)
-    for i in (3, 9, 10, 11, 12):
-        values[i] = json.loads(values[i] or "{}")
-    return AttackRun(*values)
+    return _RUN_ROWS(row)
 
 
 def list_runs(store: Store, limit: int = 20, status: str | None = None) -> list[AttackRun]:
     """Stored runs, newest first."""
     where, params = ("WHERE status = ?", [status]) if status else ("", [])
     with store.connect() as conn:
-        rows = conn.execute(f"SELECT {_RUN_COLUMNS} FROM attack_runs {where} ORDER BY created_at DESC LIMIT ?",
+        rows = conn.execute(f"SELECT {_RUN_ROWS.columns} FROM attack_runs {where} ORDER BY created_at DESC LIMIT ?",
                             [*params, int(limit)]).fetchall()
-    return [_run(r) for r in rows]
+    return _RUN_ROWS.all(rows)
 
 
 def submit_attack(request: AttackRequest | CheckedRequest, frame_bgr: np.ndarray | None = None, manager=None,
