@@ -112,8 +112,7 @@ def remove_user(store: Store, username: str) -> None:
 def get_user(store: Store, username: str) -> UserAccount | None:
     """One account, or None."""
     with store.connect() as conn:
-        row = conn.execute(f"SELECT {_ACCOUNT_ROWS.columns} FROM users WHERE username = ?", [username]).fetchone()
-    return _ACCOUNT_ROWS(row) if row else None
+        return _ACCOUNT_ROWS.by_key(conn, "users", "username", username)
 
 
 def list_users(store: Store) -> list[UserAccount]:

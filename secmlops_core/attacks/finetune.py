@@ -252,11 +252,10 @@ def save_candidate(store: Store, base: AttackModel, module, kind: str, params: d
 def get_candidate(store: Store, candidate_id: str) -> Candidate:
     """One recorded candidate."""
     with store.connect() as conn:
-        row = conn.execute(f"SELECT {_CANDIDATE_ROWS.columns} FROM model_candidates WHERE candidate_id = ?",
-                           [candidate_id]).fetchone()
-    if row is None:
+        candidate = _CANDIDATE_ROWS.by_key(conn, "model_candidates", "candidate_id", candidate_id)
+    if candidate is None:
         raise UserFacingError(f"no candidate model {candidate_id!r}")
-    return _CANDIDATE_ROWS(row)
+    return candidate
 
 
 

@@ -208,10 +208,10 @@ def _attach_evidence(store: Store, run: AttackRun) -> None:
 def get_run(store: Store, run_id: str) -> AttackRun:
     """One stored run."""
     with store.connect() as conn:
-        row = conn.execute(f"SELECT {_RUN_ROWS.columns} FROM attack_runs WHERE run_id = ?", [run_id]).fetchone()
-    if row is None:
+        run = _RUN_ROWS.by_key(conn, "attack_runs", "run_id", run_id)
+    if run is None:
         raise UserFacingError(f"no attack run {run_id!r}")
-    return _RUN_ROWS(row)
+    return run
 
 
 def list_runs(store: Store, limit: int = 20, status: str | None = None) -> list[AttackRun]:

@@ -314,8 +314,7 @@ class JobManager:
         """The stored record of one job (a job whose process died reads as failed)."""
         with self.store.connect() as conn:
             self._fail_orphans(conn)
-            row = conn.execute(f"SELECT {_JOB_ROWS.columns} FROM jobs WHERE job_id = ?", [job_id]).fetchone()
-        return _JOB_ROWS(row) if row else None
+            return _JOB_ROWS.by_key(conn, "jobs", "job_id", job_id)
 
     def list(self, kind: str | None = None, limit: int = 20) -> list[JobRecord]:
         """Jobs, newest first, optionally of one kind (or kind prefix ending in '*'); jobs whose

@@ -212,11 +212,10 @@ def open_manual(store: Store, title: str, severity: str, owner_role: str, actor:
 def get_incident(store: Store, incident_id: str) -> Incident:
     """One incident; UserFacingError when unknown."""
     with store.connect() as conn:
-        row = conn.execute(f"SELECT {_INCIDENT_ROWS.columns} FROM incidents WHERE incident_id = ?",
-                           [incident_id]).fetchone()
-    if row is None:
+        incident = _INCIDENT_ROWS.by_key(conn, "incidents", "incident_id", incident_id)
+    if incident is None:
         raise UserFacingError(f"no incident {incident_id!r}")
-    return _INCIDENT_ROWS(row)
+    return incident
 
 
 def list_incidents(store: Store, *, statuses: tuple[str, ...] | None = None, severities: tuple[str, ...] | None = None,

@@ -51,6 +51,12 @@ class RowMapper(Generic[T]):
             values[name] = decode(values[name])
         return self.record(**values)
 
+    def by_key(self, conn, table: str, key_column: str, key) -> T | None:
+        """The record whose ``key_column`` equals ``key`` in ``table`` (both names are code
+        constants, never input), or None."""
+        row = conn.execute(f"SELECT {self.columns} FROM {table} WHERE {key_column} = ?", [key]).fetchone()
+        return self(row) if row is not None else None
+
     def all(self, rows: Iterable[Sequence]) -> list[T]:
         """The records of many rows, in order."""
         return [self(row) for row in rows]

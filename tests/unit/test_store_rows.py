@@ -47,3 +47,13 @@ def test_json_names_read_null_as_none_and_mistakes_are_refused():
         row_mapper(Thing, json=("paramz",))
     with pytest.raises(ValueError):  # a row that does not have one value per field
         rows_of(("c", None, None))
+
+
+def test_by_key_finds_one_record_or_none(store):
+    from secmlops_core.jobs.manager import JobManager
+
+    manager = JobManager(store)
+    job_id = manager.submit("test", lambda ctx: {"ok": 1}, title="by key")
+    manager.wait(job_id, 30)
+    assert manager.get(job_id).result == {"ok": 1}
+    assert manager.get("no-such-job") is None
