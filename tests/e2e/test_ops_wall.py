@@ -17,7 +17,8 @@ REFRESH_S = 5.0  # settings.wall_refresh_seconds default
 
 @pytest.fixture()
 def wall_runner(app_home):
-    with sample_feed(app_home, "wall-cam", 90) as proc:
+    # Long enough to outlive a slow run; the fixture stops it when the test ends.
+    with sample_feed(app_home, "wall-cam", 600) as proc:
         yield proc
 
 
