@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 
 def wait_for_app_idle(page: Page, timeout_ms: int = 60_000) -> None:
@@ -27,3 +27,15 @@ def open_app_page(page: Page, app_url: str, url_path: str = "") -> None:
     page.wait_for_timeout(300)
     wait_for_app_idle(page)
     assert_no_exception(page)
+
+
+def run_small_attack(page: Page) -> Locator:
+    """On an open Attack lab page: set a small frame (imgsz 320) and press "Run attack"; returns the
+    locator of the attacked-count metric the result will show."""
+    page.get_by_text("Parameters", exact=True).click()
+    size = page.get_by_role("spinbutton", name="imgsz")
+    size.fill("320")
+    size.press("Enter")
+    wait_for_app_idle(page)
+    page.get_by_role("button", name="Run attack").click()
+    return page.locator("[data-testid='stMetric']").filter(has_text="Pedestrians (attacked)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.helpers import assert_no_exception, open_app_page, wait_for_app_idle
+from tests.e2e.helpers import assert_no_exception, open_app_page, run_small_attack, wait_for_app_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -17,13 +17,7 @@ def _metric(page, label: str) -> int:
 
 def test_pgd_vanish_on_the_sample_drops_the_pedestrian_count(page, app_url):
     open_app_page(page, app_url, "attack_lab?demo=pgd-vanish")
-    page.get_by_text("Parameters", exact=True).click()
-    size = page.get_by_role("spinbutton", name="imgsz")
-    size.fill("320")
-    size.press("Enter")
-    wait_for_app_idle(page)
-    page.get_by_role("button", name="Run attack").click()
-    attacked = page.locator("[data-testid='stMetric']").filter(has_text="Pedestrians (attacked)")
+    attacked = run_small_attack(page)
     expect(attacked).to_be_visible(timeout=240_000)
     wait_for_app_idle(page)
     assert_no_exception(page)

@@ -62,13 +62,14 @@ def test_ten_wall_screens_stay_responsive(browser, app_url, wall_runner):
         for p in pages:
             expect(p.get_by_text(re.compile(r"^Updated "))).to_be_visible(timeout=60_000)
         clocks = [_updated(p) for p in pages]
-        # Generous: on a 2-core machine the detector feed and ten browsers share the CPU.
-        deadline = time.monotonic() + 6 * REFRESH_S + 30
+        # Generous: on a 2-core machine the detector feed, the server and ten browsers share the CPU
+        # (the refresh figure itself is measured by tests/bench/bench_wall.py, not asserted here).
+        deadline = time.monotonic() + 12 * REFRESH_S + 60
         pending = set(range(len(pages)))
         while pending and time.monotonic() < deadline:
             pages[0].wait_for_timeout(500)
             pending = {i for i in pending if _updated(pages[i]) == clocks[i]}
-        assert not pending, f"screens {sorted(pending)} did not refresh within {6 * REFRESH_S + 30:.0f} s"
+        assert not pending, f"screens {sorted(pending)} did not refresh within {12 * REFRESH_S + 60:.0f} s"
         for p in pages:
             assert_no_exception(p)
             assert _metrics(p)["Feeds up"] == "1/1"

@@ -13,7 +13,7 @@ from secmlops_core.access import users
 from secmlops_core.access.policy import LOCAL_OPERATOR, acting_as
 from secmlops_core.store import get_store
 from tests.e2e.conftest import start_streamlit, stop_process
-from tests.e2e.helpers import wait_for_app_idle
+from tests.e2e.helpers import run_small_attack, wait_for_app_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -87,13 +87,7 @@ def test_signed_in_viewer_wall_keeps_its_data_across_refreshes(page, signed_in_s
 def test_attack_lab_follows_its_job_to_the_result(page, signed_in_server):
     url, _ = signed_in_server
     _sign_in(page, url, "rita", "red team password", "attack_lab?demo=pgd-vanish")
-    page.get_by_text("Parameters", exact=True).click()
-    size = page.get_by_role("spinbutton", name="imgsz")
-    size.fill("320")
-    size.press("Enter")
-    wait_for_app_idle(page)
-    page.get_by_role("button", name="Run attack").click()
-    attacked = page.locator("[data-testid='stMetric']").filter(has_text="Pedestrians (attacked)")
+    attacked = run_small_attack(page)
     deadline = time.monotonic() + 240
     while not attacked.count():  # the job panel polls the job once a second until the result
         assert time.monotonic() < deadline, "the attack's result never appeared"
