@@ -8,17 +8,33 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import sample_feed
+from tests.e2e.conftest import sample_feed, start_streamlit, stop_process
 from tests.e2e.helpers import assert_no_exception, open_app_page
 
 pytestmark = pytest.mark.e2e
 REFRESH_S = 5.0  # settings.wall_refresh_seconds default
 
 
+@pytest.fixture(scope="module")
+def wall_home(tmp_path_factory):
+    """A data directory of the wall tests' own: the session's shared app has by now the telemetry,
+    incidents and jobs of every earlier test, which says nothing about ten screens on one feed."""
+    home = tmp_path_factory.mktemp("wall") / "home"
+    home.mkdir()
+    return home
+
+
+@pytest.fixture(scope="module")
+def wall_url(wall_home):
+    process, url = start_streamlit(wall_home)
+    yield url
+    stop_process(process)
+
+
 @pytest.fixture()
-def wall_runner(app_home):
+def wall_runner(wall_home):
     # Long enough to outlive a slow run; the fixture stops it when the test ends.
-    with sample_feed(app_home, "wall-cam", 600) as proc:
+    with sample_feed(wall_home, "wall-cam", 600) as proc:
         yield proc
 
 
@@ -34,8 +50,8 @@ def _updated(page) -> str:
     return page.get_by_text(re.compile(r"^Updated \d\d:\d\d:\d\d UTC")).first.inner_text()
 
 
-def test_wall_changes_values_on_its_own(page, app_url, wall_runner):
-    open_app_page(page, app_url, "ops_wall?embed=true")
+def test_wall_changes_values_on_its_own(page, wall_url, wall_runner):
+    open_app_page(page, wall_url, "ops_wall?embed=true")
     expect(page.get_by_text(re.compile(r"^Updated "))).to_be_visible()
     expect(page.locator("[data-testid='stMetric']").filter(has_text="Feeds up")).to_be_visible()
     expect(page.locator("[data-testid='stImage'] img").first).to_be_visible(timeout=30_000)
@@ -52,13 +68,13 @@ def test_wall_changes_values_on_its_own(page, app_url, wall_runner):
     assert_no_exception(page)
 
 
-def test_ten_wall_screens_stay_responsive(browser, app_url, wall_runner):
+def test_ten_wall_screens_stay_responsive(browser, wall_url, wall_runner):
     contexts = [browser.new_context(viewport={"width": 1280, "height": 800}) for _ in range(10)]
     try:
         pages = [c.new_page() for c in contexts]
         for p in pages:
             p.set_default_timeout(60_000)
-            p.goto(f"{app_url}/ops_wall?embed=true")
+            p.goto(f"{wall_url}/ops_wall?embed=true")
         for p in pages:
             expect(p.get_by_text(re.compile(r"^Updated "))).to_be_visible(timeout=60_000)
         clocks = [_updated(p) for p in pages]
