@@ -134,7 +134,11 @@ def _timeline(i: inc.Incident) -> None:
 
 
 def _runbook(i: inc.Incident) -> None:
-    catalog = load_alert_rules(settings().home)
+    try:
+        catalog = load_alert_rules(settings().home)
+    except UserFacingError as exc:  # a broken alert_rules.yaml: say so where the runbook would be
+        st.warning(f"The runbook cannot be shown: {escape_markdown(str(exc))}")
+        return
     rule = catalog.rules.get(i.rule_id)
     book = catalog.runbooks.get(rule.runbook) if rule else None
     if book:

@@ -111,3 +111,16 @@ def test_alert_rule_evaluation_with_a_broken_rules_file_is_a_message(secmlops_ho
     at.button(key="incidents:evaluate").click().run()
     assert not at.exception, at.exception
     assert any("alert_rules.yaml" in e for e in _errors(at)), _errors(at)
+
+
+def test_incident_detail_with_a_broken_rules_file_says_so_instead_of_failing(secmlops_home, store):
+    from secmlops_core.monitoring.incidents import record_alert
+    from secmlops_core.monitoring.rules import load_alert_rules
+
+    rule = load_alert_rules().rules["drift-share"]
+    record_alert(store, rule=rule, dedup_key="cam-a", title="Input drift on cam-a", camera_id="cam-a",
+                 details={"summary": "5/9 columns drifted"})
+    (secmlops_home / "alert_rules.yaml").write_text("rules: [unclosed", encoding="utf-8")
+    at = run_page("incidents.py")
+    assert not at.exception, at.exception
+    assert any("runbook cannot be shown" in w.value for w in at.warning), [w.value for w in at.warning]
