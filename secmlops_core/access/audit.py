@@ -88,11 +88,20 @@ def _read_key(path: Path) -> bytes | None:
         raise RuntimeError(f"the audit key {path} cannot be read ({exc})") from None
 
 
+_writing_keys: dict[Path, bytes] = {}
+
+
 def _key_for_writing(path: Path) -> bytes:
-    """The key, made on first use (readable by this account only)."""
-    key = _read_key(path)
-    if key is not None:
-        return key
+    """The key, made on first use (readable by this account only); read once per process."""
+    if path in _writing_keys:
+        return _writing_keys[path]
+    key = _read_key(path) or _create_key(path)
+    _writing_keys[path] = key
+    return key
+
+
+def _create_key(path: Path) -> bytes:
+    """A new random key in a file only this account may read (or the one another process just made)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

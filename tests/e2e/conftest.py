@@ -102,20 +102,34 @@ def _serving(feed_dir: Path, pid: int) -> bool:
     return status.get("pid") == pid and status.get("state") == "up" and (feed_dir / "latest.jpg").exists()
 
 
+def new_home(tmp_path_factory, prefix: str) -> Path:
+    """A fresh, empty app data directory."""
+    home = tmp_path_factory.mktemp(prefix) / "home"
+    home.mkdir()
+    return home
+
+
+@contextmanager
+def running_app(home: Path, extra_env: dict | None = None) -> Iterator[str]:
+    """The app under `streamlit run` on ``home`` for the block; yields its base URL."""
+    process, url = start_streamlit(home, extra_env)
+    try:
+        yield url
+    finally:
+        stop_process(process)
+
+
 @pytest.fixture(scope="session")
 def app_home(tmp_path_factory) -> Path:
     """The app's data directory for the whole e2e session."""
-    home = tmp_path_factory.mktemp("e2e") / "home"
-    home.mkdir()
-    return home
+    return new_home(tmp_path_factory, "e2e")
 
 
 @pytest.fixture(scope="session")
 def app_url(app_home):
     """Base URL of the running app."""
-    process, url = start_streamlit(app_home)
-    yield url
-    stop_process(process)
+    with running_app(app_home) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import sample_feed, start_streamlit, stop_process
+from tests.e2e.conftest import new_home, running_app, sample_feed
 from tests.e2e.helpers import assert_no_exception, open_app_page
 
 pytestmark = pytest.mark.e2e
@@ -19,16 +19,13 @@ REFRESH_S = 5.0  # settings.wall_refresh_seconds default
 def wall_home(tmp_path_factory):
     """A data directory of the wall tests' own: the session's shared app has by now the telemetry,
     incidents and jobs of every earlier test, which says nothing about ten screens on one feed."""
-    home = tmp_path_factory.mktemp("wall") / "home"
-    home.mkdir()
-    return home
+    return new_home(tmp_path_factory, "wall")
 
 
 @pytest.fixture(scope="module")
 def wall_url(wall_home):
-    process, url = start_streamlit(wall_home)
-    yield url
-    stop_process(process)
+    with running_app(wall_home) as url:
+        yield url
 
 
 @pytest.fixture()
