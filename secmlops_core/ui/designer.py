@@ -38,7 +38,7 @@ def show_problems(exc: Exception | list[str], what: str = "The change was not ap
     Markdown or HTML)."""
     problems = exc if isinstance(exc, list) else getattr(exc, "problems", None) or [str(exc)]
     st.error(f"{escape_markdown(what)}:\n\n" + "\n".join(f"- {escape_markdown(p)}" for p in problems[:20]),
-             icon="🚫")
+             icon=":material/block:")
 
 
 def remember_refusal(action: str, what: str, exc: Exception, file_id: str | None = None) -> None:
@@ -173,7 +173,8 @@ def toolbar(pipeline_id: str, editor: PipelineEditor) -> None:
         else:
             st.session_state[_key(pipeline_id, "base")] = saved.version
             st.session_state[_key(pipeline_id, "draft_rev")] = editor.revision
-            st.toast(f"Saved version {saved.version} of {escape_markdown(editor.pipeline.name)}", icon="✅")
+            st.toast(f"Saved version {saved.version} of {escape_markdown(editor.pipeline.name)}",
+                     icon=":material/check_circle:")
     show_refusal("save")
 
 
@@ -202,7 +203,7 @@ def graph_editor(pipeline_id: str, editor: PipelineEditor, editable: bool = True
     elif returned.timestamp != previous.timestamp:
         changes = apply_flow_state(editor, returned)
         for error in changes.errors:
-            st.toast(escape_markdown(error), icon="🚫")
+            st.toast(escape_markdown(error), icon=":material/block:")
         # The browser may answer with a graph older than the editor's (a change made in the
         # side panel while it was still sending); then the editor wins and the view is rebuilt.
         stale = {node.id for node in returned.nodes} != set(editor.pipeline.stage_index())

@@ -40,7 +40,7 @@ def show_problems(exc: Exception, what: str = "The change was not applied") -> N
     """Render validation problems as literal text lines (they may quote user text)."""
     problems = getattr(exc, "problems", None) or [str(exc)]
     st.error(f"{escape_markdown(what)}:\n\n" + "\n".join(f"- {escape_markdown(p)}" for p in problems[:20]),
-             icon="🚫")
+             icon=":material/block:")
 
 
 def _revision(name: str) -> int:
@@ -195,7 +195,7 @@ def save_register_changes(pipeline_id: str, changes: dict[str, dict]) -> None:
             st.rerun()
         return
     _bump("register")
-    st.toast(f"Saved {len(changes)} register change(s)", icon="✅")
+    st.toast(f"Saved {len(changes)} register change(s)", icon=":material/check_circle:")
     st.rerun()
 
 
@@ -391,7 +391,7 @@ def controls_panel(assessment: Assessment) -> None:
             show_problems(exc)
             return
         _bump("controls")
-        st.toast(f"Saved {len(changes)} control status change(s)", icon="✅")
+        st.toast(f"Saved {len(changes)} control status change(s)", icon=":material/check_circle:")
         st.rerun()
 
 
