@@ -13,9 +13,11 @@ import os
 import shutil
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Iterator
 
 import duckdb
 
@@ -123,19 +125,35 @@ def _superseded(telemetry_dir: Path, journals: list[tuple[Path, dict]]) -> set[P
     return hidden
 
 
-def snapshot(telemetry_dir: Path, start: datetime | None = None, end: datetime | None = None
+def _listing(telemetry_dir: Path, start: datetime | None, end: datetime | None
              ) -> tuple[list[LakeFile], list[LakeFile]]:
-    """(event files, rollup files) overlapping [start, end), listed consistently with compaction."""
-    telemetry_dir = Path(telemetry_dir)
-    with file_lock(telemetry_dir / SWAP_LOCK, exclusive=False):
-        events = _list(telemetry_dir / EVENTS, start, end)
-        rollups = _list(telemetry_dir / ROLLUPS, start, end)
-        journals = _journals(telemetry_dir)
+    """The files a snapshot holds; the caller holds the swap lock (shared)."""
+    events = _list(telemetry_dir / EVENTS, start, end)
+    rollups = _list(telemetry_dir / ROLLUPS, start, end)
+    journals = _journals(telemetry_dir)
     if journals:
         hidden = _superseded(telemetry_dir, journals)
         events = [f for f in events if f.path not in hidden]
         rollups = [f for f in rollups if f.path not in hidden]
     return events, rollups
+
+
+def snapshot(telemetry_dir: Path, start: datetime | None = None, end: datetime | None = None
+             ) -> tuple[list[LakeFile], list[LakeFile]]:
+    """(event files, rollup files) overlapping [start, end), listed consistently with compaction."""
+    telemetry_dir = Path(telemetry_dir)
+    with file_lock(telemetry_dir / SWAP_LOCK, exclusive=False):
+        return _listing(telemetry_dir, start, end)
+
+
+@contextmanager
+def pinned_snapshot(telemetry_dir: Path, start: datetime | None = None, end: datetime | None = None
+                    ) -> Iterator[tuple[list[LakeFile], list[LakeFile]]]:
+    """Like :func:`snapshot`, but no compaction or expiry removes these files until the block ends
+    (their swaps wait for it): for a read that lost its files to compaction once too often."""
+    telemetry_dir = Path(telemetry_dir)
+    with file_lock(telemetry_dir / SWAP_LOCK, exclusive=False):
+        yield _listing(telemetry_dir, start, end)
 
 
 def _swap(telemetry_dir: Path, replacements: list[tuple[Path, Path]], sources: list[Path]) -> None:

@@ -7,6 +7,7 @@ camera id. Monitoring, the ops wall and reports read telemetry only through this
 from __future__ import annotations
 
 import math
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -17,13 +18,15 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from secmlops_core.telemetry.lake import LakeFile, parquet_scan, snapshot
+from secmlops_core.errors import UserFacingError
+from secmlops_core.telemetry.lake import LakeFile, parquet_scan, pinned_snapshot, snapshot
 from secmlops_core.telemetry.schema import (
     EVENT_SCHEMA, HIST_COLUMNS, IMAGE_STAT_COLUMNS, LATENCY_BUCKET_SQL, ROLLUP_SQL_SELECT,
 )
 
 RAW_WINDOW = timedelta(hours=3)  # windows up to this long are answered exactly from raw events
-_RETRIES = 4
+READ_ATTEMPTS = 5  # a fresh snapshot per attempt; a merge takes well under a second
+RETRY_PAUSE_S = 0.05  # times the attempt number
 
 
 @dataclass(frozen=True)
@@ -81,20 +84,62 @@ def _rollup_source(files: list[LakeFile]) -> str:
     return parquet_scan(f.path for f in files)
 
 
+class TelemetryReadError(UserFacingError, OSError):
+    """Telemetry could not be read: files a read had listed were gone when it read them, on every attempt.
+
+    A user-facing sentence, and an ``OSError`` too, so callers that guard lake reads as I/O keep working.
+    """
+
+
+def _vanished(exc: duckdb.Error) -> bool:
+    """Whether DuckDB failed because a listed file no longer exists (merged away by compaction)."""
+    text = str(exc)
+    return isinstance(exc, duckdb.IOException) and ("No files found" in text or "No such file" in text)
+
+
+def _with_retries(attempt):
+    """Call ``attempt(snapshot)`` with a fresh snapshot of the lake's files; when a file it listed was
+    merged away before it read it, call it again on a new snapshot, at most READ_ATTEMPTS times in all.
+
+    ``snapshot`` is a context manager yielding (event files, rollup files); the last retry's snapshot
+    is pinned (compaction waits for it), so only a file removed by other means makes the read fail,
+    with a TelemetryReadError. The one place where telemetry reads survive compaction.
+    """
+    last = None
+    for n in range(READ_ATTEMPTS):
+        if n:
+            time.sleep(RETRY_PAUSE_S * n)
+        pinned = n > 0 and n == READ_ATTEMPTS - 1
+        try:
+            return attempt(pinned_snapshot if pinned else _fresh_snapshot)
+        except duckdb.IOException as exc:
+            if not _vanished(exc):
+                raise
+            last = exc
+    raise TelemetryReadError(
+        f"Telemetry could not be read just now: files it listed were gone when read, on each of "
+        f"{READ_ATTEMPTS} attempts. Try again in a moment.") from last
+
+
+@contextmanager
+def _fresh_snapshot(root: Path, start: datetime, end: datetime):
+    yield snapshot(root, start, end)
+
+
 def _run(telemetry_dir: Path | None, start: datetime, end: datetime, work):
-    """Snapshot, then run ``work(con, events, rollups)``; retry if compaction removed a file meanwhile."""
+    """Run ``work(con, events, rollups, start, end)`` on a new in-memory connection over a snapshot, with retries."""
     root = _telemetry_dir(telemetry_dir)
     start, end = _utc(start), _utc(end)
-    for attempt in range(_RETRIES):
-        events, rollups = snapshot(root, start, end)
-        con = duckdb.connect()
-        try:
-            return work(con, events, rollups, start, end)
-        except duckdb.IOException:
-            if attempt == _RETRIES - 1:
-                raise
-        finally:
-            con.close()
+
+    def attempt(listed):
+        with listed(root, start, end) as (events, rollups):
+            con = duckdb.connect()
+            try:
+                return work(con, events, rollups, start, end)
+            finally:
+                con.close()
+
+    return _with_retries(attempt)
 
 
 def _where(camera: str | None, ts: str = "ts") -> tuple[str, list]:
@@ -105,19 +150,53 @@ def _where(camera: str | None, ts: str = "ts") -> tuple[str, list]:
     return clause, params
 
 
-@contextmanager
-def connect(start: datetime, end: datetime, telemetry_dir: Path | None = None
-            ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """An in-memory DuckDB connection with views ``events`` and ``minute_rollups`` over the window's files.
+class LakeConnection:
+    """An in-memory DuckDB connection with views ``events`` and ``minute_rollups`` over a window's files.
 
-    The views cover whole files overlapping the window: filter on ``ts`` / ``minute`` yourself.
+    ``execute`` survives compaction: when a listed file was merged away, the views are rebuilt on a
+    fresh snapshot and the statement runs again. It returns DuckDB's connection, so ``.df()``,
+    ``.fetchone()`` and the like read the (already materialised) result as usual.
     """
-    root = _telemetry_dir(telemetry_dir)
-    events, rollups = snapshot(root, _utc(start), _utc(end))
-    con = duckdb.connect()
+
+    def __init__(self, root: Path, start: datetime, end: datetime):
+        self._root, self._start, self._end = root, start, end
+        self._con = duckdb.connect()
+        self._bound = False
+
+    def _bind(self, events: list[LakeFile], rollups: list[LakeFile]) -> None:
+        self._con.execute(f"CREATE OR REPLACE VIEW events AS SELECT * FROM {_source(events)}")
+        self._con.execute(f"CREATE OR REPLACE VIEW minute_rollups AS SELECT * FROM {_rollup_source(rollups)}")
+        self._bound = True
+
+    def execute(self, sql: str, parameters=None) -> duckdb.DuckDBPyConnection:
+        """Run one statement over the window's files (see the class docstring)."""
+        tries = 0
+
+        def attempt(listed):
+            nonlocal tries
+            tries += 1
+            if self._bound and tries == 1:  # the views' files, unless this statement already lost one
+                return self._run(sql, parameters)
+            with listed(self._root, self._start, self._end) as (events, rollups):
+                self._bind(events, rollups)
+                return self._run(sql, parameters)
+
+        return _with_retries(attempt)
+
+    def _run(self, sql: str, parameters) -> duckdb.DuckDBPyConnection:
+        return self._con.execute(sql, parameters) if parameters is not None else self._con.execute(sql)
+
+    def close(self) -> None:
+        """Close the underlying DuckDB connection."""
+        self._con.close()
+
+
+@contextmanager
+def connect(start: datetime, end: datetime, telemetry_dir: Path | None = None) -> Iterator[LakeConnection]:
+    """A :class:`LakeConnection` over the window's files; the views cover whole files overlapping the
+    window, so filter on ``ts`` / ``minute`` yourself."""
+    con = LakeConnection(_telemetry_dir(telemetry_dir), _utc(start), _utc(end))
     try:
-        con.execute(f"CREATE VIEW events AS SELECT * FROM {_source(events)}")
-        con.execute(f"CREATE VIEW minute_rollups AS SELECT * FROM {_rollup_source(rollups)}")
         yield con
     finally:
         con.close()
