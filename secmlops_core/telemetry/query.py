@@ -117,8 +117,8 @@ def _with_retries(attempt):
                 raise
             last = exc
     raise TelemetryReadError(
-        f"Telemetry could not be read just now: files it listed were gone when read, on each of "
-        f"{READ_ATTEMPTS} attempts. Try again in a moment.") from last
+        f"The telemetry files of this window were gone by the time they were read (compaction merges them) "
+        f"on each of {READ_ATTEMPTS} attempts; try again in a moment.") from last
 
 
 @contextmanager
