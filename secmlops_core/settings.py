@@ -7,6 +7,7 @@ Sources, later ones winning: built-in defaults, a TOML file (``SECMLOPS_CONFIG``
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
@@ -37,6 +38,9 @@ class Settings:
     max_image_file_mb: float = 25.0
     # Detector weights id used by default (see the weights registry).
     default_weights: str = "pds-yolov8s-fall"
+    # A Ray cluster that runs attack-lab jobs ("host:6379", "ray://host:10001" or "auto");
+    # empty: jobs run in the app's own process (see the README's Ray section).
+    ray_address: str = ""
     # Whether `make run` starts the built-in sample camera next to the app.
     sample_feed: bool = True
     # Ops wall refresh interval, seconds.
@@ -100,11 +104,13 @@ def _coerce(name: str, raw, target_type, problems: list[str]):
         return None
 
 
-_TYPES = {"home": Path, "max_pipeline_file_mb": float, "max_image_megapixels": float,
+_TYPES = {"home": Path, "ray_address": str, "max_pipeline_file_mb": float, "max_image_megapixels": float,
           "max_image_file_mb": float, "default_weights": str, "sample_feed": bool,
           "wall_refresh_seconds": float, "telemetry_retention_days": int, "auth_mode": str,
           "session_timeout_minutes": float, "attack_jobs_per_hour": int, "audit_key_file": Path}
 AUTH_MODES = ("none", "local", "oidc")
+# "auto", or [ray://]host:port
+RAY_ADDRESS = re.compile(r"^(auto|(ray://)?[A-Za-z0-9][A-Za-z0-9.-]{0,252}:[0-9]{1,5})$")
 
 _RANGES = {"max_pipeline_file_mb": (0.001, 500), "max_image_megapixels": (0.01, 200),
            "max_image_file_mb": (0.01, 500), "wall_refresh_seconds": (1, 3600),
@@ -146,6 +152,8 @@ def load_settings(environ: dict | None = None) -> Settings:
             problems.append(f"{key} = {value} is outside the allowed range {low}..{high}")
     if values.get("auth_mode") is not None and values["auth_mode"] not in AUTH_MODES:
         problems.append(f"auth_mode = {values['auth_mode']!r}; use one of {', '.join(AUTH_MODES)}")
+    if values.get("ray_address") and not RAY_ADDRESS.match(values["ray_address"]):
+        problems.append(f"ray_address = {values['ray_address']!r}; use host:port, ray://host:port or auto")
     if problems:
         raise SettingsError(problems)
     known = {f.name for f in fields(Settings)}
