@@ -23,10 +23,12 @@ if principal is None:
                    for index, page in enumerate(PAGES)], position="hidden").run()
     st.stop()
 set_principal(principal)
-sidebar_identity(principal)
-
 visible = visible_pages(principal)
 kiosk = principal.auth_method == "kiosk"
+# A kiosk screen, or any page opened with ?embed=true, shows the page alone: no sidebar, no menu.
+chromeless = kiosk or bool(st.context.is_embedded)
+if not chromeless:
+    sidebar_identity(principal)
 sections: dict[str, list] = {}
 for index, page in enumerate(visible):
     sections.setdefault(page.section, []).append(st.Page(page.path, title=page.title, icon=page.icon,
@@ -40,4 +42,4 @@ if kiosk and visible:
                                               visibility="hidden", url_path="kiosk_home"))
 if not sections:
     sections = {"": [st.Page(lambda: st.error("This sign-in gives access to no page."), title="No access")]}
-st.navigation(sections).run()
+st.navigation(sections, position="hidden" if chromeless else "sidebar").run()

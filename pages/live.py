@@ -1,4 +1,4 @@
-"""Live detector: feed status, latest annotated frames, KPIs, per-minute series, scenarios, one-off detection."""
+"""Live detector: latest frames and KPIs above the fold; per-minute series, feeds, scenarios and a one-off detection in tabs."""
 
 import streamlit as st
 
@@ -9,5 +9,4 @@ page_guard(__file__)
 st.title("Live detector")
 view = ui.sidebar_controls()
 ui.live_dashboard(view)
-ui.scenario_controls()
-ui.detect_upload()
+ui.live_tabs(view)

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import pandas as pd
-
+from secmlops_core.monitoring.minutes import MinuteSeries, minute_series
 from secmlops_core.telemetry.writer import utc_now
 
 KPI_MINUTES = 5
@@ -23,6 +22,7 @@ class FeedTile:
     fps: float
     scenario: str
     frame: bytes | None
+    source_note: str | None = None  # e.g. the sample video could not be had and stills are shown
 
 
 @dataclass
@@ -39,7 +39,7 @@ class WallState:
     incidents_by_severity: dict[str, int] = field(default_factory=dict)
     top_incidents: list[dict] = field(default_factory=list)
     last_attack: dict | None = None
-    series: pd.DataFrame | None = None
+    series: MinuteSeries | None = None  # per camera, whole minutes only
     evaluation: str = ""
     problems: list[str] = field(default_factory=list)
 
@@ -87,7 +87,8 @@ def collect(store, settings, *, now: datetime | None = None, evaluate_every_s: f
             if s.health == "down" and s.state == "stopped":
                 continue  # retired on purpose
             frame = read_latest_frame(settings, s.camera_id) if with_frames and s.health != "down" else None
-            state.feeds.append(FeedTile(s.camera_id, s.health, float(s.fps), s.scenario, frame))
+            state.feeds.append(FeedTile(s.camera_id, s.health, float(s.fps), s.scenario, frame,
+                                        getattr(s, "source_note", None)))
     guarded("feeds", feeds)
 
     def kpis():
@@ -95,7 +96,7 @@ def collect(store, settings, *, now: datetime | None = None, evaluate_every_s: f
         state.frames, state.fps, state.latency_p95_ms = k.frames, k.fps, k.latency_p95_ms
         if k.pedestrians_per_frame is not None:
             state.pedestrians_per_minute = k.pedestrians_per_frame * k.frames / KPI_MINUTES
-        state.series = query.per_minute(now - timedelta(minutes=SERIES_MINUTES), now)
+        state.series = minute_series(now - timedelta(minutes=SERIES_MINUTES), now, by_camera=True)
     guarded("telemetry", kpis)
 
     def drift():

@@ -12,14 +12,39 @@ import streamlit as st
 from secmlops_core.errors import UserFacingError
 from secmlops_core.feed import state as feeds
 from secmlops_core.feed.scenarios import SCENARIOS
+from secmlops_core.monitoring.minutes import MinuteSeries, minute_series
 from secmlops_core.telemetry import query
 from secmlops_core.telemetry.writer import utc_now
+from secmlops_core.ui.charts import per_minute_figure
 from secmlops_core.ui.shell import settings, signed_in_fragment
 from secmlops_core.ui.text import escape_markdown
 
 WINDOWS = {"5 min": 5, "15 min": 15, "1 hour": 60, "6 hours": 360, "24 hours": 1440, "7 days": 10080}
-HEALTH_ICON = {"up": "🟢 up", "stale": "🟠 stale", "down": "🔴 down"}
+# Marks are Material icons (Streamlit ships the font) and words; dataframe cells take plain words.
+HEALTH_MARK = {"up": ":green[:material/check_circle:] up", "stale": ":orange[:material/schedule:] stale",
+               "down": ":red[:material/cancel:] down"}
 ALL = "All cameras"
+SERIES_PANELS = [("pedestrians_per_frame", "Pedestrians / frame"), ("latency_p95_ms", "Latency p95 (ms)"),
+                 ("fps", "FPS"), ("brightness", "Brightness")]
+# Telemetry answers shared by every session of this process for a few seconds (keyed by window,
+# camera and a time bucket), so several open Live pages cost one query per bucket.
+KPI_BUCKET_S = 2
+SERIES_BUCKET_S = 10
+
+# Static CSS: the latest frame sits in a fixed box, letterboxed, so the KPIs and tabs stay above the fold.
+_CSS = """
+<style>
+[class*="st-key-live-frames"] [data-testid="stElementContainer"]:has(img),
+[class*="st-key-live-frames"] [data-testid="stElementContainer"]:has(img) div {
+  width: 100% !important; max-width: 100% !important; }
+[class*="st-key-live-frames"] [data-testid="stImageContainer"] { background: #000; border-radius: 6px; }
+[class*="st-key-live-frames"] img { width: 100% !important; max-width: 100% !important; height: 46vh !important;
+  object-fit: contain; display: block; }
+.st-key-live-frames-many img { height: 22vh !important; }
+[class*="st-key-live-frames"] [data-testid="stMarkdownContainer"] p { margin: 0; white-space: nowrap; overflow: hidden;
+  text-overflow: ellipsis; }
+</style>
+"""
 
 
 @dataclass(frozen=True)
@@ -45,22 +70,42 @@ def sidebar_controls() -> LiveView:
     return LiveView(WINDOWS[window], None if camera == ALL else camera, auto, float(seconds))
 
 
-def live_dashboard(view: LiveView) -> None:
-    """Feed status, latest frames, KPIs and time series; re-runs on its own when auto-refresh is on."""
+def _every(view: LiveView, at_least: float = 0.0) -> float | None:
+    return max(view.refresh_seconds, at_least) if view.auto_refresh else None
 
-    @signed_in_fragment(run_every=view.refresh_seconds if view.auto_refresh else None)
+
+def live_dashboard(view: LiveView) -> None:
+    """Above the fold: latest frames with their feed's status, and the KPIs; refreshes on its own."""
+    st.markdown(_CSS, unsafe_allow_html=True)
+
+    @signed_in_fragment(run_every=_every(view))
     def body():
-        _status_table()
-        _kpis(view)
-        _latest_frames(view)
-        _time_series(view)
+        statuses = [s for s in feeds.list_statuses(settings()) if view.camera in (None, s.camera_id)]
+        left, right = st.columns([3, 2])
+        with left:
+            _latest_frames(statuses)
+        with right:
+            _kpis(view)
 
     body()
 
 
+def live_tabs(view: LiveView) -> None:
+    """Below the frame: the per-minute chart, the feeds table, scenario switches and a one-off detection."""
+    chart, table, scenarios, upload = st.tabs([":material/show_chart: Per minute", ":material/table: Feeds",
+                                               ":material/tune: Scenarios", ":material/image_search: Try an image"])
+    with chart:
+        signed_in_fragment(run_every=_every(view, at_least=SERIES_BUCKET_S))(lambda: _time_series(view))()
+    with table:
+        signed_in_fragment(run_every=_every(view, at_least=5.0))(_status_table)()
+    with scenarios:
+        scenario_controls()
+    with upload:
+        detect_upload()
+
+
 def _status_table() -> None:
     statuses = feeds.list_statuses(settings())
-    st.subheader("Feeds")
     if not statuses:
         st.info("No camera feed has run yet. Start one with "
                 "`secmlops feed --source sample --camera-id sample-1` (or `make run`).")
@@ -70,31 +115,50 @@ def _status_table() -> None:
         retry = ""
         if s.state == "retrying" and s.next_retry_at:
             retry = f"retry #{s.retries} in {max(0.0, s.next_retry_at - time.time()):.0f} s"
-        rows.append({"camera": s.camera_id, "status": HEALTH_ICON[s.health], "fps": round(s.fps, 2),
-                     "frames": s.frames, "skipped": s.skipped, "scenario": s.scenario, "source": s.source,
+        rows.append({"camera": s.camera_id, "status": s.health, "fps": round(s.fps, 2),
+                     "frames": s.frames, "skipped": s.skipped, "scenario": s.scenario,
+                     "source": _source_text(s), "note": _source_note(s) or "",
                      "model": s.model_id, "device": s.device, "reconnect": retry, "last error": s.last_error})
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
 
-def _window(view: LiveView):
+def _source_text(status) -> str:
+    return getattr(status, "source_description", "") or status.source
+
+
+def _source_note(status) -> str | None:
+    return getattr(status, "source_note", None)
+
+
+def _window(view: LiveView, bucket_s: float):
     end = utc_now()
+    end = end - timedelta(seconds=end.timestamp() % bucket_s)
     return end - timedelta(minutes=view.window_minutes), end
 
 
+@st.cache_data(ttl=KPI_BUCKET_S * 3, max_entries=32, show_spinner=False)
+def _shared_kpis(start, end, camera: str | None, telemetry_dir: str):
+    return query.kpis(start, end, camera)
+
+
+@st.cache_data(ttl=SERIES_BUCKET_S * 3, max_entries=32, show_spinner=False)
+def _shared_series(start, end, camera: str | None, by_camera: bool, telemetry_dir: str) -> MinuteSeries:
+    return minute_series(start, end, camera, by_camera=by_camera)
+
+
 def _kpis(view: LiveView) -> None:
-    start, end = _window(view)
+    start, end = _window(view, KPI_BUCKET_S)
     try:
-        k = query.kpis(start, end, view.camera)
+        k = _shared_kpis(start, end, view.camera, str(settings().telemetry_dir))
     except Exception as exc:  # a damaged file dropped into the lake by hand must not break the page
         st.warning(f"Telemetry could not be read: {escape_markdown(exc)}")
         return
-    cols = st.columns(6)
-    cols[0].metric("Frames", f"{k.frames:,}")
-    cols[1].metric("FPS", _fmt(k.fps, "{:.2f}"))
-    cols[2].metric("Latency p50", _fmt(k.latency_p50_ms, "{:.0f} ms"))
-    cols[3].metric("Latency p95", _fmt(k.latency_p95_ms, "{:.0f} ms"))
-    cols[4].metric("Pedestrians / frame", _fmt(k.pedestrians_per_frame, "{:.2f}"))
-    cols[5].metric("Mean confidence", _fmt(k.mean_confidence, "{:.2f}"))
+    for row in ((("Frames", f"{k.frames:,}"), ("FPS", _fmt(k.fps, "{:.2f}")),
+                 ("Pedestrians / frame", _fmt(k.pedestrians_per_frame, "{:.2f}"))),
+                (("Latency p50", _fmt(k.latency_p50_ms, "{:.0f} ms")), ("Latency p95", _fmt(k.latency_p95_ms, "{:.0f} ms")),
+                 ("Mean confidence", _fmt(k.mean_confidence, "{:.2f}")))):
+        for col, (label, value) in zip(st.columns(3), row):
+            col.metric(label, value)
     st.caption(f"Window: last {view.window_minutes} min (UTC {start:%H:%M:%S}–{end:%H:%M:%S}), "
                f"{k.cameras} camera(s) · {k.method}")
 
@@ -103,60 +167,58 @@ def _fmt(value, pattern: str) -> str:
     return "–" if value is None else pattern.format(value)
 
 
-def _latest_frames(view: LiveView) -> None:
-    statuses = [s for s in feeds.list_statuses(settings()) if view.camera in (None, s.camera_id)]
-    shown = [(s, feeds.read_latest_frame(settings(), s.camera_id)) for s in statuses]
-    shown = [(s, jpeg) for s, jpeg in shown if jpeg]
-    if not shown:
+def _latest_frames(statuses) -> None:
+    if not statuses:
+        st.info("No camera feed has run yet. Start one with "
+                "`secmlops feed --source sample --camera-id sample-1` (or `make run`).")
         return
-    st.subheader("Latest frames")
-    cols = st.columns(min(3, len(shown)))
-    for i, (s, jpeg) in enumerate(shown):
-        caption = (f"{escape_markdown(s.camera_id)} · {HEALTH_ICON[s.health]} · {escape_markdown(s.scenario)} · "
-                   f"{s.last_pedestrians} pedestrian(s) · {s.last_latency_ms:.0f} ms")
-        cols[i % len(cols)].image(jpeg, caption=caption, width="stretch")
+    shown = [(s, feeds.read_latest_frame(settings(), s.camera_id)) for s in statuses[:4]]
+    per_row = 1 if len(shown) == 1 else 2
+    with st.container(key="live-frames" if len(shown) == 1 else "live-frames-many"):
+        for row_start in range(0, len(shown), per_row):
+            for col, (s, jpeg) in zip(st.columns(per_row), shown[row_start:row_start + per_row]):
+                with col:
+                    if jpeg:
+                        st.image(jpeg, width="stretch")
+                    else:
+                        st.caption(f"No frame from {escape_markdown(s.camera_id)} yet.")
+                    st.markdown(f"{escape_markdown(s.camera_id)} · {HEALTH_MARK[s.health]} · "
+                                f"{escape_markdown(s.scenario)} · {s.last_pedestrians} pedestrian(s) · "
+                                f"{s.last_latency_ms:.0f} ms · {s.fps:.1f} fps")
+                    note = _source_note(s)
+                    st.caption(f":orange[:material/info:] {escape_markdown(note)}" if note
+                               else escape_markdown(_source_text(s)))
+    if len(statuses) > 4:
+        st.caption(f"{len(statuses) - 4} more camera(s): choose one in the sidebar.")
 
 
 def _time_series(view: LiveView) -> None:
-    start, end = _window(view)
+    start, end = _window(view, SERIES_BUCKET_S)
     try:
-        frame = query.per_minute(start, end, view.camera, by_camera=view.camera is None)
+        series = _shared_series(start, end, view.camera, view.camera is None, str(settings().telemetry_dir))
     except Exception as exc:
         st.warning(f"Telemetry could not be read: {escape_markdown(exc)}")
         return
-    if frame.empty:
-        st.caption("No telemetry in this window yet.")
+    if series.empty:
+        note = "No whole minute of telemetry in this window yet."
+        if series.partial_minute is not None:
+            note += f" The minute in progress ({series.partial_minute:%H:%M} UTC) is partial and not drawn."
+        st.caption(note)
         return
-    st.subheader("Per minute")
-    st.plotly_chart(time_series_figure(frame), width="stretch", key="live:series")
+    st.plotly_chart(time_series_figure(series, start, end), width="stretch", key="live:series")
 
 
-def time_series_figure(frame: pd.DataFrame):
-    """Four stacked per-minute panels: pedestrians/frame, p95 latency, FPS, brightness."""
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    panels = [("pedestrians_per_frame", "Pedestrians / frame"), ("latency_p95_ms", "Latency p95 (ms)"),
-              ("fps", "FPS"), ("brightness", "Brightness")]
-    fig = make_subplots(rows=len(panels), cols=1, shared_xaxes=True, vertical_spacing=0.04,
-                        subplot_titles=[title for _, title in panels])
-    palette = ["#2dd4bf", "#f59e0b", "#a78bfa", "#f472b6", "#60a5fa", "#34d399"]
-    for c, (camera, rows) in enumerate(frame.groupby("camera_id")):
-        for r, (column, _) in enumerate(panels, start=1):
-            fig.add_trace(go.Scatter(x=rows["minute"], y=rows[column], mode="lines+markers", name=str(camera),
-                                     legendgroup=str(camera), showlegend=r == 1,
-                                     line={"color": palette[c % len(palette)]}), row=r, col=1)
-    fig.update_layout(template="plotly_dark", height=620, margin={"l": 40, "r": 20, "t": 40, "b": 30},
-                      paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)", xaxis4_title="minute (UTC)")
-    return fig
+def time_series_figure(series: MinuteSeries, start=None, end=None):
+    """Four stacked per-minute panels: pedestrians/frame, p95 latency, FPS, brightness (24-hour UTC axis)."""
+    return per_minute_figure(series, SERIES_PANELS, start=start, end=end, height=620)
 
 
 def scenario_controls() -> None:
     """Scenario switches for running sample cameras (written to their control file)."""
     running = [s for s in feeds.list_statuses(settings()) if s.source_kind == "sample" and s.health != "down"]
     if not running:
+        st.caption("No sample camera is running: scenarios apply to sample cameras only.")
         return
-    st.subheader("Sample feed scenarios")
     st.caption("Real image transforms applied before the detector: watch the KPIs and image statistics drift.")
     for s in running:
         key = f"live:scenario:{s.camera_id}"
@@ -184,7 +246,6 @@ def detect_upload() -> None:
     from secmlops_core.detector.annotate import annotate, to_rgb
     from secmlops_core.detector.images import decode_image_bytes
 
-    st.subheader("Try an image")
     upload = st.file_uploader("Image (JPEG, PNG, BMP, WebP, TIFF)", type=["jpg", "jpeg", "png", "bmp", "webp",
                                                                            "tif", "tiff"], key="live:upload")
     if upload is None:
