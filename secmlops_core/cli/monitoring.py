@@ -13,17 +13,35 @@ from secmlops_core.cli.common import add_command, command_group
 def register(subparsers) -> None:
     """Add the monitoring subcommands."""
     drift = subparsers.add_parser("drift", help="compare a current telemetry window with a reference (Evidently)",
-                                  description="Exit code 0: no dataset drift, 1: dataset drift, 2: invalid input.")
+                                  description="Exit code 0: no dataset drift, 1: dataset drift, 2: invalid input. "
+                                  "`secmlops drift reference show|pin|clear` manages each camera's reference.")
     drift.add_argument("--camera", help="one camera (default: all cameras together)")
-    drift.add_argument("--reference", required=True, metavar="START..END",
-                       help="ISO times, now, or relative to now; write relative ones as --reference=-2h..-1h")
-    drift.add_argument("--current", required=True, metavar="START..END")
+    drift.add_argument("--reference", metavar="START..END",
+                       help="ISO times, now, or relative to now; write relative ones as --reference=-2h..-1h "
+                            "(default with --camera: the camera's drift reference)")
+    drift.add_argument("--current", metavar="START..END", help="default: the last 5 minutes")
+    drift.add_argument("--evidently-defaults", action="store_true",
+                       help="Evidently's default test per column instead of the drift rule's tests and thresholds")
     drift.add_argument("--mode", choices=("auto", "raw", "binned"), default="auto",
                        help="raw: Evidently on every row; binned: DuckDB quantile summaries (auto above 20k rows)")
     drift.add_argument("--html", metavar="PATH", help="also write Evidently's HTML report here")
     drift.add_argument("--save", action="store_true", help="store the result as a drift snapshot (and evidence)")
     drift.add_argument("--json", action="store_true")
     drift.set_defaults(handler=_drift)
+    ref_sub = drift.add_subparsers(dest="drift_command", metavar="{reference}")
+    reference = command_group(ref_sub, "reference", "each camera's pinned or settled drift reference",
+                              dest="reference_command")
+    show = add_command(reference, "show", "the reference in force per camera (pinned, else settled)", _ref_show)
+    show.add_argument("--camera")
+    show.add_argument("--json", action="store_true")
+    pin = add_command(reference, "pin", "pin a baseline window as a camera's reference (audited)", _ref_pin)
+    pin.add_argument("--camera", required=True)
+    pin.add_argument("--window", required=True, metavar="START..END",
+                     help="the baseline, e.g. --window=-70m..-10m or 2026-01-31T10:00..2026-01-31T11:00")
+    pin.add_argument("--note", default="", help="why this window (kept with the reference)")
+    clear = add_command(reference, "clear", "remove a camera's pinned reference (the settled one applies)",
+                        _ref_clear)
+    clear.add_argument("--camera", required=True)
 
     monitor = add_command(subparsers, "monitor", "evaluate the alert rules (once, or in a loop)", _monitor)
     monitor.add_argument("--every", type=float, default=None, metavar="SECONDS",
@@ -50,15 +68,27 @@ def register(subparsers) -> None:
 def _drift(args) -> int:
     from pathlib import Path
 
-    from secmlops_core.monitoring.drift import compute_drift
+    from secmlops_core.errors import UserFacingError
+    from secmlops_core.monitoring.drift import compute_drift, configured_tests
+    from secmlops_core.monitoring.reference import get_reference
     from secmlops_core.monitoring.snapshots import save_snapshot
     from secmlops_core.monitoring.windows import parse_window
+    from secmlops_core.settings import get_settings
     from secmlops_core.telemetry.writer import utc_now
 
     now = utc_now()
-    reference = parse_window(args.reference, now, "reference window")
-    current = parse_window(args.current, now, "current window")
-    result = compute_drift(reference, current, args.camera, mode=args.mode)
+    if args.reference:
+        reference = parse_window(args.reference, now, "reference window")
+    else:
+        found = get_reference(common.store(), args.camera) if args.camera else None
+        if found is None:
+            raise UserFacingError("give --reference START..END" + (
+                f": camera {args.camera!r} has no drift reference yet (pin one with `secmlops drift reference pin`)"
+                if args.camera else ", or --camera to use that camera's drift reference"))
+        reference = found.window
+    current = parse_window(args.current or "-5m..now", now, "current window")
+    tests, share = ({}, 0.5) if args.evidently_defaults else configured_tests(get_settings().home)
+    result = compute_drift(reference, current, args.camera, mode=args.mode, tests=tests, drift_share=share)
     out = result.as_dict()
     if args.save:
         out["snapshot_id"] = save_snapshot(common.store(), result, trigger="cli")
@@ -82,6 +112,49 @@ def _drift(args) -> int:
         if args.html:
             print(f"Evidently report: {out['html']}")
     return 1 if result.dataset_drift else 0
+
+
+def _ref_lines(ref) -> str:
+    return (f"{ref.camera_id}: {ref.window.label()} ({ref.origin})" + (f"\n    note: {ref.note}" if ref.note else ""))
+
+
+def _ref_show(args) -> int:
+    from secmlops_core.monitoring.reference import get_reference, list_references
+
+    store = common.store()
+    if args.camera:
+        found = [r for r in [get_reference(store, args.camera)] if r]
+    else:
+        cameras = sorted({r.camera_id for r in list_references(store)})
+        found = [get_reference(store, c) for c in cameras]
+    if args.json:
+        print(json.dumps([{**r.__dict__, "origin": r.origin} for r in found], default=str))
+        return 0
+    if not found:
+        print("no drift reference yet" + (f" for camera {args.camera!r}" if args.camera else "") +
+              ": the alert rules store each camera's first settled stretch of normal operation once it exists, "
+              "or pin one with `secmlops drift reference pin`")
+    for ref in found:
+        print(_ref_lines(ref))
+    return 0
+
+
+def _ref_pin(args) -> int:
+    from secmlops_core.monitoring.reference import pin_reference
+    from secmlops_core.monitoring.windows import parse_window
+
+    ref = pin_reference(common.store(), args.camera, parse_window(args.window, what="reference window"), args.note)
+    print(f"pinned {_ref_lines(ref)}")
+    return 0
+
+
+def _ref_clear(args) -> int:
+    from secmlops_core.monitoring.reference import clear_reference
+
+    removed = clear_reference(common.store(), args.camera)
+    print(f"cleared the pinned reference of {args.camera} ({removed.window.label()}); the settled one applies"
+          if removed else f"{args.camera} has no pinned reference")
+    return 0
 
 
 def _monitor(args) -> int:

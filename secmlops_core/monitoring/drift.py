@@ -9,6 +9,12 @@ with the test chosen from the *full* data by Evidently's rule (so the summary ne
 which test runs). A score closer to its threshold than the summary's error bound (see
 :func:`summary_margin`) is recomputed with the same test on the full columns, so verdicts
 equal those of Evidently on the raw data.
+
+Which test each column gets, and its threshold, is data: the ``columns`` of the drift rule in
+``catalog/alert_rules.yaml`` (:func:`configured_tests`). With configured tests every window
+size uses the same distance test, so the verdict does not flip from a sample-size-driven
+p-value test (K-S rejects two windows of the same autocorrelated video) to a distance at
+1000 rows. Without them (``tests=None``) Evidently's own default choice applies.
 """
 
 from __future__ import annotations
@@ -50,12 +56,37 @@ JS_BORDER = 0.15  # ... or, for Jensen-Shannon, than this share, is recomputed o
 SMALL_REFERENCE = 1000  # Evidently picks p-value tests (size-dependent) up to this many reference values
 DRIFT_SHARE = 0.5
 
+DISTANCE_TESTS = frozenset({"wasserstein", "jensenshannon"})  # tests whose summary error bound is known
+
 _DRIFTED = {"K-S p_value": operator.le, "chi-square p_value": operator.lt, "Z-test p_value": operator.lt}
 
 
 def is_drifted(test_label: str, score: float, threshold: float) -> bool:
     """Evidently's verdict rule: p-value tests drift below the threshold, distances at or above it."""
     return bool(_DRIFTED.get(test_label, operator.ge)(score, threshold))
+
+
+@dataclass(frozen=True)
+class ColumnTest:
+    """The stat test (an Evidently method name) and threshold one column is judged by."""
+
+    method: str
+    threshold: float
+
+
+def configured_tests(home: Path | None = None) -> tuple[dict[str, ColumnTest], float]:
+    """The per-column tests and the dataset-drift share of the (first enabled) drift rule."""
+    from secmlops_core.monitoring.rules import load_alert_rules
+
+    for rule in load_alert_rules(home).rules.values():
+        if rule.kind == "drift_share" and rule.enabled:
+            return column_tests(rule.params), float(rule.params["share"])
+    return {}, DRIFT_SHARE
+
+
+def column_tests(params: dict) -> dict[str, ColumnTest]:
+    """``{column: ColumnTest}`` from a drift rule's ``columns`` params."""
+    return {str(c): ColumnTest(str(t["test"]), float(t["threshold"])) for c, t in (params.get("columns") or {}).items()}
 
 
 @dataclass(frozen=True)
@@ -90,6 +121,7 @@ class DriftResult:
     reference_data: pd.DataFrame | None = field(default=None, repr=False)
     current_data: pd.DataFrame | None = field(default=None, repr=False)
     methods: dict[str, str] = field(default_factory=dict, repr=False)  # tests fixed from the full data (binned)
+    configured: bool = False  # tests and thresholds came from the drift rule, not Evidently's defaults
     _snapshot: object | None = field(default=None, repr=False)
 
     @property
@@ -114,8 +146,9 @@ class DriftResult:
                                   "recompute it to get Evidently's report")
         if self._snapshot is None:
             tested = [c.column for c in self.columns]
+            thresholds = {c.column: c.threshold for c in self.columns} if self.configured else None
             self._snapshot, _ = run_evidently(self.reference_data, self.current_data, tested, self.methods or None,
-                                              self.drift_share_threshold)
+                                              self.drift_share_threshold, thresholds)
         return self._snapshot
 
     def html(self) -> str:
@@ -143,11 +176,13 @@ def _evidently():
 
 
 def run_evidently(reference: pd.DataFrame, current: pd.DataFrame, columns: list[str],
-                  methods: dict[str, str] | None = None, drift_share: float = DRIFT_SHARE):
+                  methods: dict[str, str] | None = None, drift_share: float = DRIFT_SHARE,
+                  thresholds: dict[str, float] | None = None):
     """Evidently's ``DataDriftPreset`` over ``columns`` (all numeric); returns (snapshot, {column: (test, threshold, score)})."""
     DataDefinition, Dataset, Report, DataDriftPreset = _evidently()
     definition = DataDefinition(numerical_columns=list(columns))
-    preset = DataDriftPreset(columns=list(columns), per_column_method=methods or None, drift_share=drift_share)
+    preset = DataDriftPreset(columns=list(columns), per_column_method=methods or None, drift_share=drift_share,
+                             per_column_threshold=thresholds or None)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         snapshot = Report([preset]).run(Dataset.from_pandas(current[columns], data_definition=definition),
@@ -171,14 +206,15 @@ def _display_name(method: str) -> str:
         return method  # already a display name
 
 
-def stattest(reference: np.ndarray, current: np.ndarray, method: str | None = None) -> tuple[str, float, float, bool]:
-    """One column through Evidently's own stat test (its default choice when ``method`` is None)."""
+def stattest(reference: np.ndarray, current: np.ndarray, method: str | None = None,
+             threshold: float | None = None) -> tuple[str, float, float, bool]:
+    """One column through Evidently's own stat test (its default choice and threshold when None)."""
     from evidently.legacy.calculations.stattests.registry import get_stattest
     from evidently.legacy.core import ColumnType
 
     ref, cur = pd.Series(reference, dtype=float), pd.Series(current, dtype=float)
     test = get_stattest(ref, cur, ColumnType.Numerical, method)
-    result = test(ref, cur, ColumnType.Numerical, None)
+    result = test(ref, cur, ColumnType.Numerical, threshold)
     return test.display_name, float(result.actual_threshold), float(result.drift_score), bool(result.drifted)
 
 
@@ -211,10 +247,18 @@ def _check_camera(camera: str, reference: Window, current: Window, telemetry_dir
 def compute_drift(reference: Window, current: Window, camera: str | None = None, *,
                   columns: list[str] | None = None, mode: str = "auto", points: int = SUMMARY_POINTS,
                   min_rows: int = MIN_ROWS, drift_share: float = DRIFT_SHARE,
-                  telemetry_dir: Path | None = None) -> DriftResult:
-    """Compare ``current`` with ``reference`` (optionally one camera). ``mode``: auto, raw or binned."""
+                  tests: dict[str, ColumnTest] | None = None, telemetry_dir: Path | None = None) -> DriftResult:
+    """Compare ``current`` with ``reference`` (optionally one camera). ``mode``: auto, raw or binned.
+
+    ``tests``: per-column test and threshold (see :func:`configured_tests`); its columns are the
+    ones compared unless ``columns`` names others. None: Evidently's default test per column.
+    """
     started = time.perf_counter()
-    columns = list(columns or FEATURES)
+    tests = dict(tests or {})
+    columns = list(columns or tests or FEATURES)
+    untested = [c for c in columns if tests and c not in tests]
+    if untested:
+        raise UserFacingError(f"no drift test is configured for column(s) {', '.join(untested)}")
     unknown = [c for c in columns if c not in FEATURES]
     if unknown:
         raise UserFacingError(f"unknown drift column(s) {', '.join(unknown)}; known: {', '.join(FEATURES)}")
@@ -241,27 +285,29 @@ def compute_drift(reference: Window, current: Window, camera: str | None = None,
         if not tested:
             raise UserFacingError("no column has values in both windows; nothing to compare")
         if mode == "raw" or (mode == "auto" and max(ref_rows, cur_rows) <= RAW_MAX_ROWS):
-            result = _raw(con, tested, ref_t, cur_t, ref_prof, cur_prof)
+            result = _raw(con, tested, ref_t, cur_t, ref_prof, cur_prof, tests)
             used = "raw"
         else:
-            result = _binned(con, tested, ref_t, cur_t, ref_prof, cur_prof, points)
+            result = _binned(con, tested, ref_t, cur_t, ref_prof, cur_prof, points, tests)
             used = "binned"
     cols, ref_df, cur_df, methods = result
     return DriftResult(reference, current, camera, ref_rows, cur_rows, used, cols, skipped, drift_share,
-                       time.perf_counter() - started, utc_now(), ref_df, cur_df, methods)
+                       time.perf_counter() - started, utc_now(), ref_df, cur_df, methods, bool(tests))
 
 
-def _raw(con, tested, ref_t, cur_t, ref_prof, cur_prof):
+def _raw(con, tested, ref_t, cur_t, ref_prof, cur_prof, tests):
     select = ", ".join(f"{c}::DOUBLE AS {c}" for c in tested)
     frames = [con.execute(f"SELECT {select} FROM {t}").df() for t in (ref_t, cur_t)]
     cols = []
     for c in tested:
-        test, threshold, score, drifted = stattest(frames[0][c].dropna().to_numpy(), frames[1][c].dropna().to_numpy())
+        method, limit = (tests[c].method, tests[c].threshold) if c in tests else (None, None)
+        test, threshold, score, drifted = stattest(frames[0][c].dropna().to_numpy(), frames[1][c].dropna().to_numpy(),
+                                                   method, limit)
         cols.append(ColumnDrift(c, test, threshold, score, drifted, "full data", ref_prof[c].count, cur_prof[c].count))
-    return cols, frames[0], frames[1], {}
+    return cols, frames[0], frames[1], {c: tests[c].method for c in tested if c in tests}
 
 
-def _binned(con, tested, ref_t, cur_t, ref_prof, cur_prof, points):
+def _binned(con, tested, ref_t, cur_t, ref_prof, cur_prof, points, tests):
     specs = {}
     for c in tested:
         lo = min(ref_prof[c].lo, cur_prof[c].lo)
@@ -271,6 +317,9 @@ def _binned(con, tested, ref_t, cur_t, ref_prof, cur_prof, points):
     cur_hist = binning.histograms(con, specs, cur_t)
     methods, exact = {}, []
     for c in tested:
+        if c in tests:
+            methods[c] = tests[c].method
+            continue
         if ref_prof[c].count <= SMALL_REFERENCE:
             exact.append(c)  # p-value tests depend on sample sizes: never summarised
             continue
@@ -282,8 +331,9 @@ def _binned(con, tested, ref_t, cur_t, ref_prof, cur_prof, points):
     cur_df = pd.DataFrame({c: binning.quantile_summary(cur_hist[c], specs[c], points) for c in tested})
     cols = []
     for c in tested:
+        limit = tests[c].threshold if c in tests else None
         if c not in exact:
-            test, threshold, score, drifted = stattest(ref_df[c].to_numpy(), cur_df[c].to_numpy(), methods[c])
+            test, threshold, score, drifted = stattest(ref_df[c].to_numpy(), cur_df[c].to_numpy(), methods[c], limit)
             margin = summary_margin(methods[c], threshold, specs[c], ref_df[c].to_numpy(), points)
             if abs(score - threshold) > margin:
                 cols.append(ColumnDrift(c, test, threshold, score, drifted, "quantile summary",
@@ -293,7 +343,7 @@ def _binned(con, tested, ref_t, cur_t, ref_prof, cur_prof, points):
         else:
             basis, method = "full data (small reference)", None
         test, threshold, score, drifted = stattest(binning.full_column(con, c, ref_t),
-                                                   binning.full_column(con, c, cur_t), method)
+                                                   binning.full_column(con, c, cur_t), method, limit)
         cols.append(ColumnDrift(c, test, threshold, score, drifted, basis, ref_prof[c].count, cur_prof[c].count))
     return cols, ref_df, cur_df, methods
 

@@ -39,6 +39,16 @@ class Firing:
     severity: str | None = None
     threat_links: list | None = None
     once: bool = False
+    cause: str | None = None  # drift: a new cause opens a new incident and ends the camera's previous one
+
+
+@dataclass(frozen=True)
+class DriftClear:
+    """A drift rule found a camera's current window back in line with its reference (a possible drift end)."""
+
+    rule: AlertRule
+    camera_id: str
+    summary: str
 
 
 @dataclass
@@ -59,9 +69,23 @@ class EvaluationReport:
 class _Context:
     """Shared inputs of one evaluation (queries cached per window)."""
 
-    def __init__(self, store: Store, settings, now: datetime, telemetry_dir):
+    def __init__(self, store: Store, settings, now: datetime, telemetry_dir, catalog: AlertCatalog):
+        from secmlops_core.monitoring.reference import SettledSpec
+
         self.store, self.settings, self.now, self.telemetry_dir = store, settings, now, telemetry_dir
         self._stats: dict[tuple, pd.DataFrame] = {}
+        drift_rules = [r for r in catalog.rules.values() if r.kind == "drift_share" and r.enabled]
+        self.reference_spec = SettledSpec.from_params(drift_rules[0].params["reference"] if drift_rules else None)
+        self._references: dict[str, object] = {}
+
+    def reference(self, camera: str):
+        """The camera's drift reference (found and stored on first need), or None before it has settled."""
+        from secmlops_core.monitoring.reference import effective_reference
+
+        if camera not in self._references:
+            self._references[camera] = effective_reference(self.store, camera, self.reference_spec, now=self.now,
+                                                           telemetry_dir=self.telemetry_dir)
+        return self._references[camera]
 
     def window(self, minutes: float, before_minutes: float = 0) -> Window:
         end = self.now - timedelta(minutes=before_minutes)
@@ -83,12 +107,21 @@ class _Context:
 
 
 def _compare(ctx: _Context, rule: AlertRule, column: str):
-    """(camera, current value, reference value, current window) for cameras with enough frames in both windows."""
+    """(camera, current value, reference value, current window) for cameras with enough frames in both windows.
+
+    The reference is the camera's drift reference (pinned, or its first settled stretch of normal
+    operation; see :mod:`.reference`), never a window that slides along with the current one.
+    """
     p = rule.params
     cur_w = ctx.window(p["current_minutes"])
-    ref_w = ctx.window(p["reference_minutes"], p["current_minutes"])
-    cur, ref = ctx.stats(cur_w), ctx.stats(ref_w)
-    for camera in cur.index.intersection(ref.index):
+    cur = ctx.stats(cur_w)
+    for camera in cur.index:
+        found = ctx.reference(camera)
+        if found is None:
+            continue
+        ref = ctx.stats(found.window)
+        if camera not in ref.index:
+            continue
         if cur.at[camera, "frames"] >= p["min_frames"] and ref.at[camera, "frames"] >= p["min_frames"]:
             c, r = cur.at[camera, column], ref.at[camera, column]
             if pd.notna(c) and pd.notna(r):
@@ -175,30 +208,53 @@ def _attack_evidence(ctx, rule):
                      severity=severity, threat_links=links, once=True)
 
 
+def _latest_cause(ctx: _Context, camera: str, window: Window, usual: str) -> str:
+    """What the camera's feed was labelled when it drifted: its latest scenario other than ``usual`` in the
+    window, else ``usual`` (a change the feed did not label)."""
+    with query.connect(window.start, window.end, ctx.telemetry_dir) as con:
+        row = con.execute("SELECT arg_max(scenario, ts) FROM events WHERE ts >= ? AND ts < ? AND camera_id = ? "
+                          "AND scenario <> ?", [window.start, window.end, camera, usual]).fetchone()
+    return row[0] if row and row[0] else usual
+
+
 def _drift_share(ctx, rule):
-    from secmlops_core.monitoring.drift import compute_drift
+    from secmlops_core.monitoring.drift import column_tests, compute_drift
+    from secmlops_core.monitoring.reference import SettledSpec
     from secmlops_core.monitoring.snapshots import list_snapshots, save_snapshot
 
     p = rule.params
+    tests, spec = column_tests(p), SettledSpec.from_params(p["reference"])
     cur_w = ctx.window(p["current_minutes"])
-    ref_w = ctx.window(p["reference_minutes"], p["current_minutes"])
-    cur, ref = ctx.stats(cur_w), ctx.stats(ref_w)
-    for camera in cur.index.intersection(ref.index):
-        if cur.at[camera, "frames"] < p["min_rows"] or ref.at[camera, "frames"] < p["min_rows"]:
+    cur = ctx.stats(cur_w)
+    for camera in cur.index:
+        if cur.at[camera, "frames"] < p["min_rows"]:
             continue
-        result = compute_drift(ref_w, cur_w, camera, min_rows=p["min_rows"], drift_share=p["share"],
+        found = ctx.reference(camera)
+        if found is None:
+            continue  # not settled yet: there is nothing trustworthy to compare with
+        ref_w = found.window
+        result = compute_drift(ref_w, cur_w, camera, min_rows=p["min_rows"], drift_share=p["share"], tests=tests,
                                telemetry_dir=ctx.telemetry_dir)
         recent = list_snapshots(ctx.store, camera=camera, since=ctx.now - timedelta(
             minutes=p["snapshot_every_minutes"]), limit=1)
         snapshot_id = None
         if result.dataset_drift or not recent:
             snapshot_id = save_snapshot(ctx.store, result, trigger=f"rule:{rule.id}", evidence=result.dataset_drift)
-        if result.dataset_drift:
-            yield Firing(rule, camera, f"{rule.title} on {camera}", camera, (cur_w.start, cur_w.end),
-                         {"summary": f"{len(result.drifted_columns)}/{len(result.columns)} columns drifted "
-                                     f"({', '.join(result.drifted_columns)})", "value": round(result.drift_share, 4),
-                          "threshold": p["share"], "snapshot_id": snapshot_id,
-                          "reference_start": ref_w.start, "reference_end": ref_w.end})
+        shown = f"{len(result.drifted_columns)}/{len(result.columns)} columns drifted"
+        if not result.dataset_drift:
+            yield DriftClear(rule, camera, f"{shown}, below the dataset-drift share {p['share']:g}")
+            continue
+        cause = _latest_cause(ctx, camera, cur_w, spec.scenario)
+        labelled = cause != spec.scenario
+        key = f"{camera}:{cause}" if labelled else camera
+        title = f"{rule.title} on {camera}" + (f" (scenario {cause})" if labelled else "")
+        yield Firing(rule, key, title, camera, (cur_w.start, cur_w.end),
+                     {"summary": f"{shown} ({', '.join(result.drifted_columns)})"
+                                 + (f" while the feed ran scenario {cause}" if labelled else ""),
+                      "value": round(result.drift_share, 4), "threshold": p["share"], "snapshot_id": snapshot_id,
+                      "cause": cause, "drifted_columns": result.drifted_columns,
+                      "reference_start": ref_w.start, "reference_end": ref_w.end, "reference": found.origin},
+                     cause=cause)
 
 
 EVALUATORS = {
@@ -229,7 +285,7 @@ def evaluate(store: Store, settings=None, *, now: datetime | None = None, min_in
         return report
     started = time.perf_counter()
     catalog = catalog or load_alert_rules(settings.home)
-    ctx = _Context(store, settings, now, settings.telemetry_dir)
+    ctx = _Context(store, settings, now, settings.telemetry_dir, catalog)
     for rule in catalog.rules.values():
         if not rule.enabled or (rule_ids and rule.id not in rule_ids):
             continue
@@ -242,9 +298,16 @@ def evaluate(store: Store, settings=None, *, now: datetime | None = None, min_in
             report.problems.append(f"{rule.id}: {type(exc).__name__}: {exc}")
             continue
         for f in firings:
+            if isinstance(f, DriftClear):
+                for incident_id in incidents.end_drift(store, rule=rule, camera_id=f.camera_id, now=now,
+                                                       quiet_minutes=rule.params["end_after_minutes"],
+                                                       summary=f.summary):
+                    report.outcomes.append((rule.id, f.camera_id, "ended", incident_id))
+                continue
             outcome, incident_id = incidents.record_alert(
                 store, rule=rule, dedup_key=f.dedup_key, title=f.title, camera_id=f.camera_id, window=f.window,
-                details=f.details, severity=f.severity, now=now, threat_links=f.threat_links, once=f.once)
+                details=f.details, severity=f.severity, now=now, threat_links=f.threat_links, once=f.once,
+                cause=f.cause)
             report.outcomes.append((rule.id, f.dedup_key, outcome, incident_id))
     report.seconds = time.perf_counter() - started
     with store.connect() as conn:

@@ -45,6 +45,12 @@ class Incident:
     acknowledged_at: datetime | None
     investigating_at: datetime | None
     resolved_at: datetime | None
+    cause: str | None = None  # drift: the scenario (or unlabelled change) this episode is about
+    ended_at: datetime | None = None  # drift: when the input came back in line with the reference
+
+    @property
+    def drift_ended(self) -> bool:
+        return self.ended_at is not None
 
     @property
     def active(self) -> bool:
@@ -65,7 +71,7 @@ class IncidentEvent:
     """One line of an incident's timeline."""
 
     at: datetime
-    kind: str  # opened, repeat, status, owner, note, evidence
+    kind: str  # opened, status, owner, note, drift-end, superseded
     actor: str
     text: str
 
@@ -136,19 +142,23 @@ def threats_for_signal(store: Store, signal: str | None) -> list[dict]:
 def record_alert(store: Store, *, rule, dedup_key: str, title: str, camera_id: str | None = None,
                  window: tuple[datetime, datetime] | None = None, details: dict | None = None,
                  severity: str | None = None, now: datetime | None = None,
-                 threat_links: list[dict] | None = None, once: bool = False) -> tuple[str, str | None]:
+                 threat_links: list[dict] | None = None, once: bool = False,
+                 cause: str | None = None) -> tuple[str, str | None]:
     """Turn one firing of ``rule`` into an incident: ("opened", id), ("deduplicated", id) or ("cooldown", None).
 
-    An active incident with the same rule and key absorbs the firing (occurrences + 1). Otherwise a
-    new incident opens unless the rule fired for this key less than ``cooldown_minutes`` ago.
+    An active incident with the same rule and key absorbs the firing (occurrences + 1) unless its drift
+    has ended (see :func:`end_drift`): a drift start after an end is a new incident. Otherwise a new
+    incident opens unless the rule fired for this key less than ``cooldown_minutes`` ago.
     ``once``: the key names a single event (an evidence record); it never opens a second incident.
+    ``cause`` (drift): when a new incident opens, the camera's other drift incidents of this rule whose
+    drift had not ended are marked ended, superseded by the new cause.
     """
     now = now or utc_now()
     details = details or {}
     links = threats_for_signal(store, rule.signal) if threat_links is None else threat_links
     with store.connect() as conn:
         active = conn.execute("SELECT incident_id FROM incidents WHERE rule_id = ? AND dedup_key = ? AND "
-                              "(status <> 'resolved' OR ?) ORDER BY opened_at DESC LIMIT 1",
+                              "ended_at IS NULL AND (status <> 'resolved' OR ?) ORDER BY opened_at DESC LIMIT 1",
                               [rule.id, dedup_key, once]).fetchone()
         if active and once:
             return "deduplicated", active[0]
@@ -167,14 +177,43 @@ def record_alert(store: Store, *, rule, dedup_key: str, title: str, camera_id: s
         conn.execute(f"INSERT INTO incidents ({_INCIDENT_ROWS.columns}) VALUES ({_INCIDENT_ROWS.placeholders})",
                      [incident_id, rule.id, dedup_key, title[:300], severity or rule.severity, "open", rule.owner_role,
                       camera_id, rule.signal, window[0] if window else None, window[1] if window else None,
-                      json.dumps(details, default=str), json.dumps(links), 1, now, now, None, None, None])
+                      json.dumps(details, default=str), json.dumps(links), 1, now, now, None, None, None, cause, None])
         conn.execute("INSERT INTO alert_state (rule_id, dedup_key, last_fired_at) VALUES (?, ?, ?) "
                      "ON CONFLICT (rule_id, dedup_key) DO UPDATE SET last_fired_at = excluded.last_fired_at",
                      [rule.id, dedup_key, now])
         summary = details.get("summary", "")
         _event(conn, incident_id, now, "opened", "alert-rules", f"{rule.id}: {summary}".strip(": "))
+        if cause is not None and camera_id:
+            _supersede(conn, rule.id, camera_id, incident_id, cause, now)
     _record_evidence(store, incident_id, title, links, details)
     return "opened", incident_id
+
+
+def _supersede(conn, rule_id: str, camera_id: str, new_id: str, cause: str, now: datetime) -> None:
+    """End the camera's earlier, not yet ended drift incidents: a new cause took over."""
+    rows = conn.execute("SELECT incident_id FROM incidents WHERE rule_id = ? AND camera_id = ? AND incident_id <> ? "
+                        "AND ended_at IS NULL AND status <> 'resolved'", [rule_id, camera_id, new_id]).fetchall()
+    for (old_id,) in rows:
+        conn.execute("UPDATE incidents SET ended_at = ? WHERE incident_id = ?", [now, old_id])
+        _event(conn, old_id, now, "superseded", "alert-rules", f"a new cause ({cause}) opened incident {new_id}")
+
+
+def end_drift(store: Store, *, rule, camera_id: str, now: datetime | None = None, quiet_minutes: float = 0.0,
+              summary: str = "") -> list[str]:
+    """Mark the camera's drift incidents of ``rule`` as ended once no firing came for ``quiet_minutes``.
+
+    The incident stays for an operator to resolve; its timeline gets a ``drift-end`` line, and a later
+    drift start opens a new incident. Returns the ids of the incidents ended now.
+    """
+    now = now or utc_now()
+    with store.connect() as conn:
+        rows = conn.execute("SELECT incident_id FROM incidents WHERE rule_id = ? AND camera_id = ? AND ended_at IS NULL "
+                            "AND status <> 'resolved' AND last_seen_at <= ?",
+                            [rule.id, camera_id, now - timedelta(minutes=quiet_minutes)]).fetchall()
+        for (incident_id,) in rows:
+            conn.execute("UPDATE incidents SET ended_at = ? WHERE incident_id = ?", [now, incident_id])
+            _event(conn, incident_id, now, "drift-end", "alert-rules", f"drift ended: {summary}".strip(": "))
+    return [r[0] for r in rows]
 
 
 def _record_evidence(store: Store, incident_id: str, title: str, links: list[dict], details: dict) -> None:

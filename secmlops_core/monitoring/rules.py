@@ -13,16 +13,19 @@ from secmlops_core.errors import ValidationFailed
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 KINDS = {
-    "drift_share": {"current_minutes", "reference_minutes", "share", "min_rows", "snapshot_every_minutes"},
-    "confidence_drop": {"current_minutes", "reference_minutes", "drop", "min_frames"},
+    "drift_share": {"current_minutes", "share", "min_rows", "snapshot_every_minutes", "end_after_minutes", "reference",
+                    "columns"},
+    "confidence_drop": {"current_minutes", "drop", "min_frames"},
     "latency_slo": {"window_minutes", "p95_ms", "min_frames"},
-    "pedestrian_anomaly": {"current_minutes", "reference_minutes", "relative_change", "min_reference", "min_frames"},
+    "pedestrian_anomaly": {"current_minutes", "relative_change", "min_reference", "min_frames"},
     "detection_instability": {"window_minutes", "flicker", "min_frames", "evidence_lookback_minutes",
                               "evidence_metric", "evidence_threshold"},
     "feed_down": {"ignore_states", "max_age_hours"},
     "attack_evidence": {"lookback_minutes", "severity_when_failed"},
 }
 USER_RULES_FILE = "alert_rules.yaml"
+REFERENCE_PARAMS = {"settle_minutes", "minutes", "scenario", "max_gap_seconds"}
+DRIFT_TESTS = ("wasserstein", "jensenshannon")  # distances: their binned summaries have a known error bound
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,8 @@ def parse_alert_rules(document, source: str) -> AlertCatalog:
         for key, value in params.items():
             if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
                 problems.append(f"{where}: param {key} must not be negative")
+        if kind == "drift_share":
+            problems.extend(_drift_problems(where, params))
         if raw.get("severity") not in SEVERITIES:
             problems.append(f"{where}: severity must be one of {', '.join(SEVERITIES)}")
         if raw.get("owner_role") not in roles:
@@ -113,6 +118,27 @@ def parse_alert_rules(document, source: str) -> AlertCatalog:
     if problems:
         raise ValidationFailed(problems, source)
     return AlertCatalog(rules, runbooks)
+
+
+def _drift_problems(where: str, params: dict) -> list[str]:
+    """Problems in a drift rule's ``reference`` and ``columns`` params."""
+    from secmlops_core.monitoring.drift import FEATURES
+
+    problems = []
+    reference = params.get("reference")
+    if not isinstance(reference, dict) or set(reference) - REFERENCE_PARAMS or REFERENCE_PARAMS - set(reference):
+        problems.append(f"{where}: reference needs exactly {', '.join(sorted(REFERENCE_PARAMS))}")
+    columns = params.get("columns")
+    if not isinstance(columns, dict) or not columns:
+        return problems + [f"{where}: columns must map column names to {{test, threshold}}"]
+    for column, spec in columns.items():
+        if column not in FEATURES:
+            problems.append(f"{where}: column {column!r} is not a drift column ({', '.join(FEATURES)})")
+        elif not isinstance(spec, dict) or spec.get("test") not in DRIFT_TESTS:
+            problems.append(f"{where}: column {column!r} needs a test, one of {', '.join(DRIFT_TESTS)}")
+        elif not isinstance(spec.get("threshold"), (int, float)) or spec["threshold"] <= 0:
+            problems.append(f"{where}: column {column!r} needs a threshold > 0")
+    return problems
 
 
 @lru_cache(maxsize=8)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta
 
 import pytest
@@ -15,7 +16,8 @@ T0 = datetime(2026, 3, 1, 12, 0, 0)
 
 @pytest.fixture()
 def rule():
-    return load_alert_rules().rules["drift-share"]  # cooldown 30 min
+    # The shipped drift rule has no cooldown (drift episodes end explicitly); the mechanism is tested with 30 min.
+    return dataclasses.replace(load_alert_rules().rules["drift-share"], cooldown_minutes=30)
 
 
 def _fire(store, rule, key="cam-a", at=T0, **kw):
