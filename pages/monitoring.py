@@ -1,4 +1,4 @@
-"""Monitoring: drift between telemetry windows (Evidently), verdicts, distributions, history."""
+"""Monitoring: drift between telemetry windows (Evidently), verdicts, distributions, drift references, history."""
 
 import streamlit as st
 
@@ -9,4 +9,5 @@ page_guard(__file__)
 st.title("Monitoring")
 ui.controls()
 ui.verdicts()
+ui.reference_panel()
 ui.history()

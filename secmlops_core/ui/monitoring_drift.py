@@ -1,4 +1,5 @@
-"""Widgets of the Monitoring page: window choice, drift verdicts, distributions, timeline, heat map."""
+"""Widgets of the Monitoring page: window choice, drift verdicts, distributions, each camera's drift
+reference (show, pin, clear), timeline, heat map."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import pandas as pd
 import streamlit as st
 
 from secmlops_core.errors import UserFacingError
-from secmlops_core.monitoring.drift import FEATURES, DriftResult, compute_drift
+from secmlops_core.monitoring.drift import FEATURES, DriftResult, compute_drift, configured_tests
+from secmlops_core.monitoring.reference import clear_reference, get_reference, pin_reference
 from secmlops_core.monitoring.snapshots import list_snapshots, save_snapshot, snapshot_timeline
 from secmlops_core.monitoring.windows import parse_window
 from secmlops_core.telemetry import query
@@ -19,6 +21,7 @@ from secmlops_core.ui.text import escape_markdown
 
 ALL = "All cameras"
 RESULT_KEY = "monitoring:result"
+REFERENCE_MESSAGE = "monitoring:reference-message"
 HISTORY = {"1 hour": 60, "6 hours": 360, "24 hours": 1440, "7 days": 10080}
 
 
@@ -40,6 +43,9 @@ def controls() -> None:
         reference = cols[1].text_input("Reference window", "-75m..-15m", key="monitoring:reference",
                                        help="START..END: ISO times (UTC), 'now' or relative (-2h, -30m, -1d)")
         current = cols[2].text_input("Current window", "-15m..now", key="monitoring:current")
+        use_reference = st.checkbox("Compare with the camera's drift reference (pinned, or its first settled stretch "
+                                    "of normal operation) instead of the reference window above", value=True,
+                                    key="monitoring:use-reference")
         save = st.checkbox("Keep the result as a drift snapshot (and evidence)", value=True, key="monitoring:save")
         submitted = st.form_submit_button("Compute drift", type="primary")
     if not submitted:
@@ -48,8 +54,15 @@ def controls() -> None:
         now = utc_now()
         ref_w = parse_window(reference, now, "reference window")
         cur_w = parse_window(current, now, "current window")
+        pinned = get_reference(store(), camera) if use_reference and camera != ALL else None
+        if pinned is not None:
+            ref_w = pinned.window
+        elif use_reference:
+            st.caption("All cameras together, or a camera without a drift reference yet: compared with the "
+                       "reference window typed above.")
+        tests, share = configured_tests()
         with st.spinner("Comparing windows with Evidently…"):
-            result = compute_drift(ref_w, cur_w, None if camera == ALL else camera)
+            result = compute_drift(ref_w, cur_w, None if camera == ALL else camera, tests=tests, drift_share=share)
         if save:
             save_snapshot(store(), result, trigger="monitoring page")
     except UserFacingError as exc:
@@ -78,7 +91,7 @@ def verdicts() -> None:
     st.caption(f"Reference {result.reference.label()} · current {result.current.label()} · "
                + ("every row tested" if result.mode == "raw" else
                   "big windows: DuckDB histograms → quantile summaries, near-threshold scores recomputed on all rows"))
-    table = pd.DataFrame([{"column": c.column, "drift": "⚠ drift" if c.drifted else "ok", "test": c.test,
+    table = pd.DataFrame([{"column": c.column, "drift": "drift" if c.drifted else "ok", "test": c.test,
                            "score": round(c.score, 5), "threshold": c.threshold, "computed on": c.basis,
                            "reference values": c.reference_count, "current values": c.current_count,
                            "meaning": FEATURES[c.column]} for c in result.columns])
@@ -120,6 +133,57 @@ def _evidently_report(result: DriftResult) -> None:
             import streamlit.components.v1 as components
 
             components.html(built[1], height=900, scrolling=True)
+
+
+def reference_panel() -> None:
+    """The drift reference of one camera, with pin and clear (who may: the ``operate_feeds`` permission)."""
+    st.subheader("Drift reference")
+    st.caption("Each camera's drift, and its confidence and pedestrian alerts, are measured against this window. "
+               "Unless an operator pins one, it is the camera's first settled stretch of normal operation, "
+               "found once by the alert rules and kept.")
+    cameras = _cameras()[1:]
+    if not cameras:
+        st.caption("No camera has sent telemetry in the last 7 days.")
+        return
+    camera = st.selectbox("Camera", cameras, key="monitoring:ref-camera")
+    done = st.session_state.pop(REFERENCE_MESSAGE, None)
+    if done:
+        st.success(done)
+    found = get_reference(store(), camera)
+    if found is None:
+        st.info(f"{escape_markdown(camera)} has no drift reference yet: the alert rules find it once the camera "
+                "has run its normal scenario long enough, or pin one below.")
+    else:
+        cols = st.columns([2, 3])
+        cols[0].metric("Reference window", f"{found.reference_start:%H:%M}–{found.reference_end:%H:%M} UTC",
+                       help=found.window.label())
+        cols[1].markdown(f"**{escape_markdown(found.window.label())}**  \n{escape_markdown(found.origin)}"
+                         + (f"  \nNote: {escape_markdown(found.note)}" if found.note else ""))
+    with st.form("monitoring:pin", border=True):
+        cols = st.columns([2, 3])
+        window = cols[0].text_input("Baseline window to pin", "-70m..-10m", key="monitoring:pin-window",
+                                    help="START..END: ISO times (UTC), 'now' or relative (-2h, -30m, -1d)")
+        note = cols[1].text_input("Why this window", key="monitoring:pin-note", max_chars=500)
+        pin = st.form_submit_button("Pin as this camera's reference", icon=":material/push_pin:")
+    if pin:
+        try:
+            pinned = pin_reference(store(), camera, parse_window(window, what="baseline window"), note)
+        except UserFacingError as exc:
+            st.error(escape_markdown(exc))
+        else:
+            st.session_state[REFERENCE_MESSAGE] = (f"Pinned {escape_markdown(pinned.window.label())} for "
+                                                   f"{escape_markdown(camera)}.")
+            st.rerun()
+    if found is not None and found.kind == "pinned":
+        if st.button("Clear the pinned reference", key="monitoring:clear-ref", icon=":material/backspace:"):
+            try:
+                clear_reference(store(), camera)
+            except UserFacingError as exc:
+                st.error(escape_markdown(exc))
+            else:
+                st.session_state[REFERENCE_MESSAGE] = (f"Cleared; {escape_markdown(camera)} is measured against "
+                                                       "its settled reference again.")
+                st.rerun()
 
 
 def history() -> None:
