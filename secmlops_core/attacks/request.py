@@ -23,6 +23,7 @@ class AttackRequest:
     weights: str | None = None
     pipeline_id: str | None = None
     threat_id: str | None = None
+    report_to_operations: bool = False  # a demo stays out of the operations queue unless asked
 
     def check(self) -> CheckedRequest:
         """The checked request; raises UserFacingError / ValidationFailed naming every invalid value."""
@@ -30,7 +31,8 @@ class AttackRequest:
         params = check_params(self.attack, self.params, self.preset)
         return CheckedRequest(spec=spec, params=MappingProxyType(params), defenses=tuple(check_defenses(self.defenses)),
                               image_ref=self.image_ref, preset=self.preset, adaptive=self.adaptive,
-                              weights=self.weights, pipeline_id=self.pipeline_id, threat_id=self.threat_id)
+                              weights=self.weights, pipeline_id=self.pipeline_id, threat_id=self.threat_id,
+                              report_to_operations=bool(self.report_to_operations))
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class CheckedRequest:
     weights: str | None
     pipeline_id: str | None
     threat_id: str | None
+    report_to_operations: bool = False
 
     @property
     def attack(self) -> str:
@@ -53,5 +56,6 @@ class CheckedRequest:
         return self.spec.id
 
     def recorded_params(self) -> dict:
-        """The parameters as a run records them (checked values, preset, defenses, adaptive)."""
-        return {**self.params, "preset": self.preset, "defenses": list(self.defenses), "adaptive": self.adaptive}
+        """The parameters as a run records them (checked values, preset, defenses, adaptive, reported)."""
+        return {**self.params, "preset": self.preset, "defenses": list(self.defenses), "adaptive": self.adaptive,
+                "report_to_operations": self.report_to_operations}

@@ -32,7 +32,11 @@ from secmlops_core.settings import Settings, get_settings
 from secmlops_core.store import Store, get_store
 from secmlops_core.store.rows import row_mapper
 
-__all__ = ["AttackRequest", "AttackRun", "CheckedRequest", "execute_attack", "get_run", "list_runs", "submit_attack"]
+__all__ = ["AttackRequest", "AttackRun", "CheckedRequest", "REPORT_PERMISSION", "check_report_permission",
+           "execute_attack", "get_run", "list_runs", "submit_attack"]
+
+# Reporting a run to operations opens an operations incident, so it takes what opening one takes.
+REPORT_PERMISSION = "manage_incidents"
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,11 @@ class AttackRun:
     error: str | None
     created_at: object
 
+    @property
+    def reported_to_operations(self) -> bool:
+        """Whether the run was launched with "Report this run to operations" (else it is demo evidence only)."""
+        return bool(self.params.get("report_to_operations"))
+
     def thumbnail(self, name: str) -> bytes | None:
         """The bytes of one of the run's result images, or None."""
         path = self.thumbnails.get(name)
@@ -69,9 +78,19 @@ class AttackRun:
 _RUN_ROWS = row_mapper(AttackRun, json={"params": {}, "durations": {}, "metrics": {}, "result": {}, "thumbnails": {}})
 
 
+def check_report_permission(request: CheckedRequest) -> None:
+    """Raise PermissionDenied when the run asks to be reported to operations and the acting person may not
+    open operations incidents; a demo run (the default) needs nothing more than running attacks."""
+    if request.report_to_operations:
+        from secmlops_core.access.policy import require
+
+        require(REPORT_PERMISSION, request.pipeline_id)
+
+
 def execute_attack(request: CheckedRequest, frame_bgr: np.ndarray | None = None, ctx: JobContext | None = None,
                    store: Store | None = None, settings: Settings | None = None) -> AttackRun:
     """Run a checked attack request, store it (even when it fails) and return the stored run."""
+    check_report_permission(request)
     settings = settings or get_settings()
     store = store or get_store(settings.store_path)
     run_id = uuid.uuid4().hex[:12]
@@ -190,8 +209,10 @@ def _store_run(store, run_id, request: CheckedRequest, model, status, payload: R
 
 
 def _attach_evidence(store: Store, run: AttackRun) -> None:
-    """Every run becomes attack_run evidence (attached to its threat when launched from one),
-    with the attacked frame's instability score as the scalar monitoring reads."""
+    """Every run becomes attack_run evidence (attached to its threat when launched from one), recorded
+    under who launched it, with the attacked frame's instability score as the scalar monitoring reads;
+    the alert evaluator opens operations incidents only for runs reported to operations."""
+    from secmlops_core.access.policy import current_principal
     from secmlops_core.evidence import add_evidence
 
     m = run.metrics
@@ -202,7 +223,9 @@ def _attach_evidence(store: Store, run: AttackRun) -> None:
     add_evidence(store, "attack_run", f"attack_run:{run.run_id}", summary, pipeline_id=run.pipeline_id,
                  threat_id=run.threat_id, outcome="fail" if m.get("success") else "pass",
                  metrics={**{k: v for k, v in m.items() if not isinstance(v, (dict, list))},
-                          "detection_instability": attacked_instability.get("score")})
+                          "detection_instability": attacked_instability.get("score"),
+                          "reported_to_operations": run.reported_to_operations},
+                 created_by=current_principal().label)
 
 
 def get_run(store: Store, run_id: str) -> AttackRun:
@@ -230,6 +253,7 @@ def submit_attack(request: AttackRequest | CheckedRequest, frame_bgr: np.ndarray
     from secmlops_core.jobs import get_job_manager
 
     checked = request.check() if isinstance(request, AttackRequest) else request
+    check_report_permission(checked)
     manager = manager or get_job_manager()
 
     def work(ctx: JobContext) -> dict:
@@ -237,6 +261,7 @@ def submit_attack(request: AttackRequest | CheckedRequest, frame_bgr: np.ndarray
         return {"run_id": run.run_id, "metrics": run.metrics}
 
     return manager.submit(f"attack:{checked.attack}", work, title=f"{checked.spec.title} on {checked.image_ref}",
-                          params={**checked.params, "image": checked.image_ref, "defenses": list(checked.defenses)},
+                          params={**checked.params, "image": checked.image_ref, "defenses": list(checked.defenses),
+                                  "report_to_operations": checked.report_to_operations},
                           resource=attack_model.job_resource(), time_limit_s=time_limit_s,
                           ref=checked.threat_id)

@@ -27,6 +27,9 @@ def register(subparsers) -> None:
     attack.add_argument("--weights")
     attack.add_argument("--threat", help="threat id to attach the result to as evidence")
     attack.add_argument("--pipeline", help="pipeline id of that threat")
+    attack.add_argument("--report-to-operations", action="store_true",
+                        help="open an operations incident for this run (needs permission 'manage_incidents'); "
+                             "without it the run is demo evidence only")
     attack.add_argument("--json", action="store_true")
     attack.add_argument("-o", "--output", help="write the attacked frame here (PNG keeps the perturbation exact)")
     attack.set_defaults(handler=_attack)
@@ -90,14 +93,16 @@ def _raw_params(args) -> dict:
 
 def _attack(args) -> int:
     from secmlops_core.attacks.model import job_resource
-    from secmlops_core.attacks.runs import AttackRequest, execute_attack
+    from secmlops_core.attacks.runs import AttackRequest, check_report_permission, execute_attack
     from secmlops_core.jobs import get_job_manager
 
     ref = args.image if ":" in args.image.split("/")[0] else args.image
     request = AttackRequest(attack=args.attack, image_ref=ref, params=_raw_params(args), preset=args.preset,
                             defenses=tuple(args.defense), adaptive=args.adaptive, weights=args.weights,
-                            pipeline_id=args.pipeline, threat_id=args.threat)
+                            pipeline_id=args.pipeline, threat_id=args.threat,
+                            report_to_operations=args.report_to_operations)
     checked = request.check()
+    check_report_permission(checked)
     manager = get_job_manager()
     holder = {}
 
@@ -106,7 +111,7 @@ def _attack(args) -> int:
         return {"run_id": holder["run"].run_id}
 
     job = manager.run_inline(f"attack:{args.attack}", work, title=f"{args.attack} on {ref} (CLI)",
-                             params=dict(checked.params),
+                             params={**checked.params, "report_to_operations": checked.report_to_operations},
                              resource=job_resource(), time_limit_s=3600)
     if job.status != "succeeded":
         from secmlops_core.errors import UserFacingError
@@ -117,6 +122,7 @@ def _attack(args) -> int:
         shutil.copyfile(run.thumbnails["attacked_png"], args.output)
     if args.json:
         print(json.dumps({"run_id": run.run_id, "attack": run.attack, "params": run.params, "device": run.device,
+                          "reported_to_operations": run.reported_to_operations,
                           "model": run.model_id, "durations": run.durations, "metrics": run.metrics,
                           "result": run.result}, indent=2, default=str))
         return 0
@@ -146,6 +152,8 @@ def _print_run(run) -> None:
         print(line + f", overhead {row['overhead_ms']:.0f} ms")
     timings = ", ".join(f"{k} {v}" for k, v in run.durations.items())
     print(f"  timings: {timings}")
+    print("  reported to operations: an incident opens at the next alert evaluation" if run.reported_to_operations
+          else "  demo run: evidence only, no operations incident (--report-to-operations to open one)")
 
 
 def _evaluate(args) -> int:

@@ -68,10 +68,11 @@ def add_evidence(store: Store, kind: str, source_ref: str, summary: str, *, pipe
 
 
 def list_evidence(store: Store, *, pipeline_id: str | None = None, threat_id: str | None = None,
-                  kind: str | None = None, limit: int = 500) -> list[Evidence]:
-    """Evidence filtered by pipeline, threat and kind, newest first."""
+                  kind: str | None = None, source_ref: str | None = None, limit: int = 500) -> list[Evidence]:
+    """Evidence filtered by pipeline, threat, kind and what produced it, newest first."""
     clauses, params = [], []
-    for column, value in (("pipeline_id", pipeline_id), ("threat_id", threat_id), ("kind", kind)):
+    for column, value in (("pipeline_id", pipeline_id), ("threat_id", threat_id), ("kind", kind),
+                          ("source_ref", source_ref)):
         if value is not None:
             clauses.append(f"{column} = ?")
             params.append(value)

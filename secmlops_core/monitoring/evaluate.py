@@ -167,12 +167,9 @@ def _detection_instability(ctx, rule):
             if flicker >= p["flicker"]:
                 yield _firing(rule, camera, w, f"pedestrian count flickers by {flicker:.0%} of its mean between "
                               "consecutive frames", value=round(flicker, 4), threshold=p["flicker"])
-    since = ctx.now - timedelta(minutes=p["evidence_lookback_minutes"])
-    for ev in list_evidence(ctx.store, kind="attack_run", limit=200):
+    for ev in _reported_attack_runs(ctx, p["evidence_lookback_minutes"]):
         value = ev.metrics.get(p["evidence_metric"])
-        if ev.created_at is None or ev.created_at < since or not isinstance(value, (int, float)):
-            continue
-        if value >= p["evidence_threshold"]:
+        if isinstance(value, (int, float)) and value >= p["evidence_threshold"]:
             links = [{"pipeline_id": ev.pipeline_id, "threat_id": ev.threat_id}] if ev.threat_id else None
             yield Firing(rule, f"evidence:{ev.evidence_id}", f"{rule.title}: attack-lab defense flagged a run",
                          None, None, {"summary": ev.summary, "evidence_id": ev.evidence_id, "value": value,
@@ -195,12 +192,18 @@ def _feed_down(ctx, rule):
                             "state": status.state})
 
 
+def _reported_attack_runs(ctx, lookback_minutes: float):
+    """Attack-lab evidence of the last ``lookback_minutes`` from runs reported to operations; demo runs
+    (the default) stay evidence for threats and gates and open no operations incident."""
+    since = ctx.now - timedelta(minutes=lookback_minutes)
+    for ev in list_evidence(ctx.store, kind="attack_run", limit=200):
+        if ev.created_at is not None and ev.created_at >= since and ev.metrics.get("reported_to_operations") is True:
+            yield ev
+
+
 def _attack_evidence(ctx, rule):
     p = rule.params
-    since = ctx.now - timedelta(minutes=p["lookback_minutes"])
-    for ev in list_evidence(ctx.store, kind="attack_run", limit=200):
-        if ev.created_at is None or ev.created_at < since:
-            continue
+    for ev in _reported_attack_runs(ctx, p["lookback_minutes"]):
         links = [{"pipeline_id": ev.pipeline_id, "threat_id": ev.threat_id}] if ev.threat_id else []
         severity = p["severity_when_failed"] if ev.outcome == "fail" else None
         yield Firing(rule, f"evidence:{ev.evidence_id}", f"{rule.title}: {ev.summary[:120]}", None, None,

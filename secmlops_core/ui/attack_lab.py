@@ -123,18 +123,24 @@ def choose_defenses(attack: str) -> tuple[list[str], bool]:
 
 def run_button(pre: Preselection, image_ref, frame, attack, preset, raw, defenses, adaptive) -> None:
     """Validate and queue the run as a background job."""
-    from secmlops_core.attacks.runs import AttackRequest, submit_attack
+    from secmlops_core.attacks.runs import REPORT_PERMISSION, AttackRequest, submit_attack
 
     needs_image = ATTACKS[attack].family != "poisoning"
     may_run = allowed("run_attacks")
     busy = current_job() is not None
     if not may_run:
         st.caption("Your role may not launch attacks (needs permission 'run_attacks').")
+    may_report = allowed(REPORT_PERMISSION)
+    report = st.checkbox(
+        "Report this run to operations", value=False, key="attack:report", disabled=not may_report,
+        help="Off: a demo, kept as evidence for threats and gates and shown in the wall's demo tile, with no "
+             "operations incident. On: the run also opens an incident in the operations queue."
+             + ("" if may_report else f" Your role may not (needs permission '{REPORT_PERMISSION}')."))
     if st.button("Run attack", type="primary", key="attack:run-button",
                  disabled=busy or not may_run or (needs_image and image_ref is None)):
         request = AttackRequest(attack=attack, image_ref=image_ref or "sample:bus", params=raw, preset=preset,
                                 defenses=tuple(defenses), adaptive=adaptive, pipeline_id=pre.pipeline_id,
-                                threat_id=pre.threat_id)
+                                threat_id=pre.threat_id, report_to_operations=report and may_report)
         try:
             st.session_state[JOB_KEY] = submit_attack(request, frame, job_manager())
         except UserFacingError as exc:

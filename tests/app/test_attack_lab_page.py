@@ -78,3 +78,16 @@ def test_run_button_queues_a_job_and_the_stored_run_is_shown(secmlops_home, monk
     labels = {m.label: m.value for m in at.metric}
     assert labels["Pedestrians (clean)"] == "4"
     assert "Recent runs" in [s.value for s in at.subheader]
+
+
+def test_report_to_operations_is_off_by_default_and_needs_the_incident_permission(secmlops_home, monkeypatch):
+    from secmlops_core.access.policy import LOCAL_OPERATOR, Principal
+
+    _act_as(monkeypatch, LOCAL_OPERATOR)
+    at = _app()
+    report = at.checkbox(key="attack:report")
+    assert report.label == "Report this run to operations" and report.value is False and not report.disabled
+    _act_as(monkeypatch, Principal("rt", frozenset({"red_team"}), "Red teamer"))
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.checkbox(key="attack:report").disabled and not at.button(key="attack:run-button").disabled

@@ -117,11 +117,15 @@ def test_feed_down_attack_evidence_and_instability_from_evidence(secmlops_home, 
     state.write_status(settings, state.FeedStatus(camera_id="cam-done", state="stopped", pid=os.getpid(),
                                                   started_at=old, heartbeat_at=old))
     add_evidence(store, "attack_run", "run:1", "PGD vanish on bus.jpg: 4 -> 0 pedestrians", outcome="fail",
-                 metrics={"detection_instability": 0.9})
+                 metrics={"detection_instability": 0.9})  # a demo run: evidence, not an operations matter
+    reported = add_evidence(store, "attack_run", "run:2", "PGD vanish on bus.jpg: 4 -> 0 pedestrians",
+                            outcome="fail", metrics={"detection_instability": 0.9, "reported_to_operations": True})
     report = ev.evaluate(store, settings, now=utc_now())
     opened = _opened(report)
     assert ("feed-down", "cam-gone") in opened and not any(key == "cam-done" for _, key in opened)
-    assert [r for r, k in opened if k.startswith("evidence:")] == ["attack-evidence", "detection-instability"]
+    assert [(r, k) for r, k in opened if k.startswith("evidence:")] == [
+        ("attack-evidence", f"evidence:{reported.evidence_id}"),
+        ("detection-instability", f"evidence:{reported.evidence_id}")]
     attack = next(i for i in inc.list_incidents(store) if i.rule_id == "attack-evidence")
     assert attack.severity == "high"  # the attack succeeded
     feed = next(i for i in inc.list_incidents(store) if i.rule_id == "feed-down")

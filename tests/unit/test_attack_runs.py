@@ -191,3 +191,57 @@ def test_adversarial_training_is_a_measured_candidate_and_a_row_of_the_tradeoff_
     assert "adversarially trained candidates" in table["settings_note"] and table["gate"]["passed"] is True
     assert main(["harden", "--eps", "2"]) == 2
     assert "eps = 2" in capsys.readouterr().err
+
+
+def test_demo_runs_stay_out_of_operations_and_a_reported_run_opens_an_incident(store, secmlops_home, capsys):
+    from secmlops_core.attacks.demo_summary import last_demo
+    from secmlops_core.attacks.runs import AttackRequest, execute_attack
+    from secmlops_core.cli import main
+    from secmlops_core.evidence import list_evidence
+    from secmlops_core.monitoring import incidents
+    from secmlops_core.monitoring.evaluate import evaluate
+    from secmlops_core.settings import get_settings
+
+    assert last_demo(store) is None
+    demos = [execute_attack(AttackRequest("fgsm", "sample:bus", dict(FAST)).check(), store=store) for _ in range(3)]
+    assert all(not run.reported_to_operations and run.metrics["success"] for run in demos)
+    report = evaluate(store, get_settings())
+    assert report.problems == [] and report.opened == [] and incidents.list_incidents(store) == []
+    assert last_demo(store).run_id == demos[-1].run_id
+
+    assert main(["attack", "sample:bus", "--attack", "fgsm", "--imgsz", "320", "--defense", "jpeg",
+                 "--report-to-operations", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["reported_to_operations"] is True
+    evidence = list_evidence(store, source_ref=f"attack_run:{printed['run_id']}")
+    assert len(evidence) == 1 and evidence[0].metrics["reported_to_operations"] is True
+    report = evaluate(store, get_settings())
+    opened = {i.rule_id: i for i in incidents.list_incidents(store)}
+    assert "attack-evidence" in opened and len(report.opened) == len(opened) <= 2  # + instability when flagged
+    assert {i.details["evidence_id"] for i in opened.values()} == {evidence[0].evidence_id}
+    assert evaluate(store, get_settings()).opened == []  # once per run
+
+    demo = last_demo(store)
+    assert demo.run_id == printed["run_id"] and demo.reported_to_operations and demo.attack == "fgsm"
+    assert demo.attack_title == "FGSM (vanish)" and demo.target == "sample:bus" and demo.target_label == "sample image bus"
+    assert demo.pedestrians_before == 4 and demo.pedestrians_after == printed["metrics"]["attacked_pedestrians"]
+    assert demo.goal == "vanish" and demo.goal_reached and demo.outcome.startswith("Goal reached (make pedestrians vanish)")
+    assert demo.defense.startswith("JPEG compression: ") and "(non-adaptive)" in demo.defense
+    assert demo.by == "Local operator" and demo.device == "cpu" and demo.at is not None
+
+
+def test_reporting_to_operations_needs_the_incident_permission(store):
+    from secmlops_core.access.policy import PermissionDenied, Principal, acting_as
+    from secmlops_core.attacks.runs import AttackRequest, check_report_permission, submit_attack
+    from secmlops_core.jobs import JobManager
+
+    red_team = Principal("rt", frozenset({"red_team"}), "Red teamer")
+    operator_red_team = Principal("ort", frozenset({"red_team", "operator"}), "Operator and red teamer")
+    reported = AttackRequest("fgsm", "sample:bus", dict(FAST), report_to_operations=True).check()
+    with acting_as(red_team):
+        check_report_permission(AttackRequest("fgsm", "sample:bus", dict(FAST)).check())  # a demo: allowed
+        with pytest.raises(PermissionDenied, match="manage_incidents"):
+            submit_attack(reported, manager=JobManager(store))
+    assert JobManager(store).list() == []  # refused before anything was queued
+    with acting_as(operator_red_team):
+        check_report_permission(reported)
