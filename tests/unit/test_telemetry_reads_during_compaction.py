@@ -134,4 +134,5 @@ def test_a_read_that_keeps_losing_its_files_says_so_in_a_sentence(tmp_path, monk
             read()
         assert len(calls) == query.READ_ATTEMPTS  # a fresh snapshot per attempt, bounded
         assert isinstance(info.value, UserFacingError) and isinstance(info.value, OSError)
-        assert str(info.value).startswith("The telemetry files of this window were gone") and "IO Error" not in str(info.value)
+        message = str(info.value)
+        assert message.startswith("The telemetry files of this window were gone") and "IO Error" not in message
