@@ -142,8 +142,11 @@ def _shared_kpis(start, end, camera: str | None, telemetry_dir: str):
 
 
 @st.cache_data(ttl=SERIES_BUCKET_S * 3, max_entries=32, show_spinner=False)
-def _shared_series(start, end, camera: str | None, by_camera: bool, telemetry_dir: str) -> MinuteSeries:
-    return minute_series(start, end, camera, by_camera=by_camera)
+def _shared_series_chart(start, end, camera: str | None, by_camera: bool, telemetry_dir: str
+                         ) -> tuple[MinuteSeries, dict | None]:
+    """The window's whole minutes and their chart (as a plotly dict), built once per bucket for all sessions."""
+    series = minute_series(start, end, camera, by_camera=by_camera)
+    return series, None if series.empty else time_series_figure(series, start, end).to_dict()
 
 
 def _kpis(view: LiveView) -> None:
@@ -195,7 +198,8 @@ def _latest_frames(statuses) -> None:
 def _time_series(view: LiveView) -> None:
     start, end = _window(view, SERIES_BUCKET_S)
     try:
-        series = _shared_series(start, end, view.camera, view.camera is None, str(settings().telemetry_dir))
+        series, figure = _shared_series_chart(start, end, view.camera, view.camera is None,
+                                              str(settings().telemetry_dir))
     except Exception as exc:
         st.warning(f"Telemetry could not be read: {escape_markdown(exc)}")
         return
@@ -205,7 +209,7 @@ def _time_series(view: LiveView) -> None:
             note += f" The minute in progress ({series.partial_minute:%H:%M} UTC) is partial and not drawn."
         st.caption(note)
         return
-    st.plotly_chart(time_series_figure(series, start, end), width="stretch", key="live:series")
+    st.plotly_chart(figure, width="stretch", key="live:series")
 
 
 def time_series_figure(series: MinuteSeries, start=None, end=None):

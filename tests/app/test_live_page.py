@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -66,3 +67,51 @@ def test_window_choice(secmlops_home, window):
     at = _run(secmlops_home)
     at.sidebar.selectbox(key="live:window").set_value(window).run()
     assert not at.exception
+
+
+# Pictographs a kiosk without an emoji font draws as boxes (geometric shapes, symbols, dingbats, emoji).
+PICTOGRAPH = re.compile("[\u2300-\u23ff\u2460-\u24ff\u25a0-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff\ufe0f]")
+
+
+def rendered_text(at: AppTest) -> list[str]:
+    """Every text an AppTest run shows: Markdown, captions, headings, metrics, alerts, dataframe cells."""
+    texts = [e.value for kind in ("markdown", "caption", "title", "subheader", "info", "warning", "success", "error")
+             for e in at.get(kind)]
+    texts += [f"{m.label} {m.value}" for m in at.metric]
+    texts += [frame.value.to_csv() for frame in at.dataframe]
+    return texts
+
+
+def test_live_text_has_no_emoji(secmlops_home):
+    test_renders_with_telemetry_and_feed(secmlops_home)
+    at = _run(secmlops_home)
+    found = [t for t in rendered_text(at) if PICTOGRAPH.search(t)]
+    assert not found, found
+    assert any(":material/" in t for t in rendered_text(at)), "status marks are Material icons"
+
+
+def test_per_minute_chart_axis_is_24_hour_utc_and_series_stay_apart():
+    from datetime import datetime
+
+    import pandas as pd
+
+    from secmlops_core.monitoring.minutes import complete_minutes
+    from secmlops_core.ui.charts import OKABE_ITO
+    from secmlops_core.ui.live import time_series_figure
+
+    minutes = [datetime(2026, 3, 1, 20, m) for m in range(10, 16)]
+    frame = pd.DataFrame([{"minute": m, "camera_id": cam, "fps": 2.0, "pedestrians_per_frame": 1.0,
+                           "latency_p95_ms": 100.0, "brightness": 110.0} for m in minutes for cam in ("c1", "c2")])
+    series = complete_minutes(frame, datetime(2026, 3, 1, 20, 15, 30))  # 20:15 is in progress
+    fig = time_series_figure(series, datetime(2026, 3, 1, 20, 0), datetime(2026, 3, 1, 20, 15, 30))
+    layout = fig.to_dict()["layout"]
+    axes = [v for k, v in layout.items() if k.startswith("xaxis")]
+    assert axes and all(a["tickformat"] == "%H:%M" for a in axes)  # 24-hour clock, no AM/PM
+    bottom = next(a for a in axes if a.get("title", {}).get("text"))
+    assert "UTC" in bottom["title"]["text"] and "partial minute 20:15 not drawn" in bottom["title"]["text"]
+    assert max(x for trace in fig.data for x in trace.x) == datetime(2026, 3, 1, 20, 14)
+    styles = {(t.name, t.line.color, t.line.dash, t.marker.symbol) for t in fig.data}
+    by_camera = {name: (color, dash, symbol) for name, color, dash, symbol in styles}
+    assert len(by_camera) == 2 and len(set(by_camera.values())) == 2
+    colours, dashes = {v[0] for v in by_camera.values()}, {v[1] for v in by_camera.values()}
+    assert colours <= set(OKABE_ITO) and len(colours) == 2 and len(dashes) == 2  # colour and a second cue

@@ -114,3 +114,43 @@ def test_ops_wall_renders_empty_and_with_data(secmlops_home):
     at = _app("ops_wall.py")
     labels = {m.label: m.value for m in at.metric}
     assert labels["FPS"] != "–" and labels["p95 latency"].endswith("ms")
+
+
+def test_ops_wall_text_has_no_emoji(secmlops_home, store):
+    from tests.app.test_live_page import PICTOGRAPH, rendered_text
+
+    from secmlops_core.monitoring import incidents
+
+    _telemetry(shift=0.0)
+    incidents.open_manual(store, "Camera hood fell over", "high", "ml_engineer")
+    at = _app("ops_wall.py")
+    texts = rendered_text(at)
+    assert texts and not [t for t in texts if PICTOGRAPH.search(t)]
+    severity_labels = [m.label for m in at.metric if "critical" in m.label or "high" in m.label]
+    assert severity_labels and all(":material/" in label for label in severity_labels)
+
+
+def test_wall_rotating_panel_heading_and_content_come_from_one_state(secmlops_home):
+    from datetime import datetime
+
+    import pandas as pd
+
+    from secmlops_core.monitoring.minutes import MinuteSeries
+    from secmlops_core.monitoring.wall_state import WallState
+    from secmlops_core.ui import wall
+
+    st.cache_resource.clear()
+    interval = wall.refresh_seconds()
+    series = MinuteSeries(pd.DataFrame({"minute": [datetime(2026, 3, 1, 20, 1)], "camera_id": ["c1"],
+                                        "fps": [2.0], "pedestrians_per_frame": [1.0]}), datetime(2026, 3, 1, 20, 2))
+    state_kwargs = {"series": series, "top_incidents": [{"title": "Input drift", "severity": "high", "status": "open",
+                                                         "opened_at": None, "occurrences": 2}],
+                    "drift": {"cam-1": {"dataset_drift": True, "share": 0.5, "drifted": ["brightness"], "at": None}}}
+    seen = {}
+    for step in range(len(wall.PANELS)):
+        at = datetime.fromtimestamp(step * interval + 1)
+        panel = wall.rotating_panel(WallState(at=at, **state_kwargs))
+        seen[panel.heading] = panel
+    assert seen["Per-minute telemetry"].figure is not None and not seen["Per-minute telemetry"].lines
+    assert any("Input drift" in line for line in seen["Active incidents"].lines)
+    assert any("cam-1" in line and "DRIFT" in line for line in seen["Drift by camera"].lines)
