@@ -162,6 +162,13 @@ def test_binned_verdicts_equal_raw_ones_with_the_configured_tests(settings):
     assert binned.mode == "binned" and binned.verdicts() == raw.verdicts()
     for a, b in zip(raw.columns, binned.columns):
         assert (a.test, a.threshold) == (b.test, b.threshold)
+    from secmlops_core.monitoring.drift import is_drifted, run_evidently
+
+    columns = [c.column for c in raw.columns]
+    _, found = run_evidently(raw.reference_data, raw.current_data, columns, {c: tests[c].method for c in columns},
+                             share, {c: tests[c].threshold for c in columns})
+    assert {c: is_drifted(test, score, limit) for c, (test, limit, score) in found.items()} == raw.verdicts()
+    assert {c: limit for c, (_, limit, _) in found.items()} == {c: tests[c].threshold for c in columns}
 
 
 def _evaluate(store, settings, at):
