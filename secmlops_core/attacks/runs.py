@@ -128,10 +128,11 @@ def execute_attack(request: CheckedRequest, frame_bgr: np.ndarray | None = None,
 def _attack_once(model, request: CheckedRequest, frame_bgr, ctx, store, settings, run_id) -> RunPayload:
     if request.spec.family == "poisoning":
         return run_poisoning(model, request, ctx, store, settings, run_id)
-    return _run_on_frame(model, request, frame_bgr, ctx, settings, run_id)
+    return run_on_frame(model, request, frame_bgr, ctx, settings, run_id)
 
 
-def _run_on_frame(model, request: CheckedRequest, frame_bgr, ctx, settings, run_id) -> RunPayload:
+def run_on_frame(model, request: CheckedRequest, frame_bgr, ctx, settings, run_id) -> RunPayload:
+    """Attack one frame and measure it (defenses, instability); the result images go under ``settings.home``."""
     spec, params, defenses = request.spec, request.params, request.defenses
     frame = fr.to_attack_frame(frame_bgr, int(params["imgsz"]))
     x = fr.bgr_to_nchw(frame)
@@ -208,6 +209,14 @@ def _store_run(store, run_id, request: CheckedRequest, model, status, payload: R
     return get_run(store, run_id)
 
 
+def record_run(store: Store, run_id: str, request: CheckedRequest, model, payload: RunPayload, ctx) -> AttackRun:
+    """Store a succeeded run measured elsewhere (a Ray worker; ``model`` names its id, hash and device)
+    and attach its evidence, as a run in this process is."""
+    run = _store_run(store, run_id, request, model, "succeeded", payload, None, ctx)
+    _attach_evidence(store, run)
+    return run
+
+
 def _attach_evidence(store: Store, run: AttackRun) -> None:
     """Every run becomes attack_run evidence (attached to its threat when launched from one), recorded
     under who launched it, with the attacked frame's instability score as the scalar monitoring reads;
@@ -264,4 +273,13 @@ def submit_attack(request: AttackRequest | CheckedRequest, frame_bgr: np.ndarray
                           params={**checked.params, "image": checked.image_ref, "defenses": list(checked.defenses),
                                   "report_to_operations": checked.report_to_operations},
                           resource=attack_model.job_resource(), time_limit_s=time_limit_s,
-                          ref=checked.threat_id)
+                          ref=checked.threat_id, remote=remote_attack(checked, frame_bgr, manager))
+
+
+def remote_attack(checked: CheckedRequest, frame_bgr: np.ndarray | None, manager):
+    """The run as work for the manager's Ray cluster, or None when it has none (or the attack is poisoning)."""
+    if manager.executor is None:
+        return None
+    from secmlops_core.attacks.remote import attack_work
+
+    return attack_work(checked, frame_bgr, manager.store, get_settings(), manager.executor)

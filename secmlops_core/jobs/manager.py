@@ -62,6 +62,8 @@ class JobRecord:
     created_at: datetime | None
     started_at: datetime | None
     finished_at: datetime | None
+    node: str | None = None  # the Ray node that ran it; None: the app's own process
+    device: str | None = None  # the device it ran on, when a Ray worker reported it
 
     @property
     def finished(self) -> bool:
@@ -93,6 +95,7 @@ class JobContext:
     _last_poll: float = 0.0
     fraction: float = 0.0
     message: str = ""
+    remote: bool = False  # its work runs on a Ray worker
 
     @property
     def elapsed_s(self) -> float:
@@ -123,10 +126,12 @@ class JobContext:
 
 
 class JobManager:
-    """Runs jobs on threads of this process and persists every state change in the store."""
+    """Runs jobs on threads of this process and persists every state change in the store; with an
+    ``executor`` (a Ray cluster), jobs that offer remote work run it there."""
 
-    def __init__(self, store: Store, cpu_slots: int | None = None, gpu_slots: int = 1):
+    def __init__(self, store: Store, cpu_slots: int | None = None, gpu_slots: int = 1, executor=None):
         self.store = store
+        self.executor = executor
         self.cpu_slots = cpu_slots or max(1, (os.cpu_count() or 2) // 2)
         self._slots = {"cpu": threading.BoundedSemaphore(self.cpu_slots),
                        "gpu": threading.BoundedSemaphore(max(1, gpu_slots))}
@@ -137,10 +142,12 @@ class JobManager:
 
     # --- submission -------------------------------------------------------------------
     def submit(self, kind: str, fn: Callable[[JobContext], dict], *, title: str, params: dict | None = None,
-               resource: str = "cpu", time_limit_s: float = 600.0, ref: str | None = None) -> str:
-        """Queue ``fn`` on a background thread; returns the job id at once."""
+               resource: str = "cpu", time_limit_s: float = 600.0, ref: str | None = None, remote=None) -> str:
+        """Queue ``fn`` on a background thread; returns the job id at once. With an executor,
+        ``remote`` (a RemoteWork) runs on the cluster instead of ``fn``."""
+        fn, resource = self._placed(fn, remote, resource)
         job_id = self._create(kind, title, params, resource, time_limit_s, ref)
-        context = JobContext(job_id, self, float(time_limit_s))
+        context = JobContext(job_id, self, float(time_limit_s), remote=remote is not None and self.executor is not None)
         # The job acts as whoever submitted it: it runs in a copy of the submitter's context.
         submitter = contextvars.copy_context()
         thread = threading.Thread(target=submitter.run, args=(self._run, job_id, fn, context, resource),
@@ -152,14 +159,25 @@ class JobManager:
         return job_id
 
     def run_inline(self, kind: str, fn: Callable[[JobContext], dict], *, title: str, params: dict | None = None,
-                   resource: str = "cpu", time_limit_s: float = 600.0, ref: str | None = None) -> JobRecord:
-        """Run ``fn`` in the calling thread (the CLI) with the same persistence; returns the final record."""
+                   resource: str = "cpu", time_limit_s: float = 600.0, ref: str | None = None,
+                   remote=None) -> JobRecord:
+        """Run ``fn`` in the calling thread (the CLI) with the same persistence; returns the final record.
+        With an executor, ``remote`` runs on the cluster instead, this thread relaying its progress."""
+        fn, resource = self._placed(fn, remote, resource)
         job_id = self._create(kind, title, params, resource, time_limit_s, ref)
-        context = JobContext(job_id, self, float(time_limit_s))
+        context = JobContext(job_id, self, float(time_limit_s), remote=remote is not None and self.executor is not None)
         with self._lock:
             self._contexts[job_id] = context
         self._run(job_id, fn, context, resource)
         return self.get(job_id)
+
+    def _placed(self, fn, remote, resource: str):
+        """(the function the job's thread runs, its resource): the remote work through the executor
+        when there is one, asking the cluster for a GPU when the work wants one and it has one."""
+        if remote is None or self.executor is None:
+            return fn, resource
+        executor, resource = self.executor, self.executor.resource_for(remote)
+        return (lambda ctx: remote.absorb(ctx, executor.run(ctx, remote, resource))), resource
 
     def _create(self, kind, title, params, resource, time_limit_s, ref) -> str:
         if resource not in RESOURCES:
@@ -240,7 +258,7 @@ class JobManager:
     def _device(self, resource: str, job_id: str, context: JobContext) -> Iterator[bool]:
         """One GPU job at a time across processes too (the app and a CLI run share the card);
         yields False when the job was cancelled while waiting."""
-        if resource != "gpu":
+        if resource != "gpu" or context.remote:  # a Ray task's GPU is assigned by the cluster
             yield True
             return
         while True:
@@ -288,6 +306,11 @@ class JobManager:
         with self.store.connect() as conn:
             conn.execute("UPDATE jobs SET progress = ?, message = ?, eta_s = ? WHERE job_id = ?",
                          [fraction, message[:300], eta_s, job_id])
+
+    def record_placement(self, job_id: str, node: str, device: str) -> None:
+        """Store the Ray node and device that run a job."""
+        with self.store.connect() as conn:
+            conn.execute("UPDATE jobs SET node = ?, device = ? WHERE job_id = ?", [node[:300], device[:200], job_id])
 
     # --- control and queries ----------------------------------------------------------
     def cancel(self, job_id: str) -> bool:
@@ -386,5 +409,7 @@ def get_job_manager(store: Store | None = None) -> JobManager:
     key = str(store.path.resolve())
     with _managers_lock:
         if key not in _managers:
-            _managers[key] = JobManager(store)
+            from secmlops_core.jobs.ray_executor import ray_executor
+
+            _managers[key] = JobManager(store, executor=ray_executor(get_settings().ray_address))
         return _managers[key]
