@@ -46,7 +46,7 @@ class SettledSpec:
                    float(params.get("max_gap_seconds", cls.max_gap_seconds)))
 
     def describe(self) -> str:
-        return (f"the first {self.minutes:g} minutes of scenario '{self.scenario}', starting "
+        return (f"the first {self.minutes:g} minutes of scenario '{self.scenario}', at least "
                 f"{self.settle_minutes:g} minute(s) after the camera's runner started")
 
 
@@ -203,7 +203,7 @@ def effective_reference(store: Store, camera_id: str, spec: SettledSpec, *, now:
     if window is None:
         return None
     ref = DriftReference(camera_id, SETTLED, window.start, window.end, SYSTEM_ACTOR, now or utc_now(),
-                         f"default: {spec.describe()}")
+                         f"Found as {spec.describe()}.")
     with store.connect() as conn:
         if _read(conn, camera_id, SETTLED) is None:
             _write(conn, ref, "drift.reference.settled", SYSTEM_ACTOR)

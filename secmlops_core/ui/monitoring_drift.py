@@ -158,7 +158,8 @@ def reference_panel() -> None:
         cols[0].metric("Reference window", f"{found.reference_start:%H:%M}–{found.reference_end:%H:%M} UTC",
                        help=found.window.label())
         cols[1].markdown(f"**{escape_markdown(found.window.label())}**  \n{escape_markdown(found.origin)}"
-                         + (f"  \nNote: {escape_markdown(found.note)}" if found.note else ""))
+                         + (f"  \n{'Note: ' if found.kind == 'pinned' else ''}{escape_markdown(found.note)}"
+                            if found.note else ""))
     with st.form("monitoring:pin", border=True):
         cols = st.columns([2, 3])
         window = cols[0].text_input("Baseline window to pin", "-70m..-10m", key="monitoring:pin-window",
