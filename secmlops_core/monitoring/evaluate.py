@@ -241,7 +241,7 @@ def _drift_share(ctx, rule):
         recent = list_snapshots(ctx.store, camera=camera, since=ctx.now - timedelta(
             minutes=p["snapshot_every_minutes"]), limit=1)
         snapshot_id = None
-        if result.dataset_drift or not recent:
+        if result.dataset_drift or not recent or recent[0].dataset_drift:  # a drift end shows at once
             snapshot_id = save_snapshot(ctx.store, result, trigger=f"rule:{rule.id}", evidence=result.dataset_drift)
         shown = f"{len(result.drifted_columns)}/{len(result.columns)} columns drifted"
         if not result.dataset_drift:
