@@ -62,6 +62,7 @@ class Evaluation:
     seconds: float
     settings_note: str
     gate: dict = field(default_factory=dict)
+    workers: list = field(default_factory=list)  # Ray worker processes that measured the images (fan-out)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -82,21 +83,26 @@ def image_files(folder: str | Path) -> list[Path]:
 
 def read_yolo_labels(path: Path, height: int, width: int, model) -> FrameResult:
     """A YOLO-format label file (``cls cx cy w h`` normalised) as a FrameResult at the given size."""
+    return parse_yolo_labels(path.read_text(encoding="utf-8") if path.is_file() else "", str(path), height, width,
+                             model)
+
+
+def parse_yolo_labels(text: str, origin: str, height: int, width: int, model) -> FrameResult:
+    """YOLO-format label text as a FrameResult at the given size (``origin`` names it in errors)."""
     detections = []
-    if path.is_file():
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            parts = line.split()
-            if not parts:
-                continue
-            try:
-                cls, cx, cy, w, h = int(parts[0]), *map(float, parts[1:5])
-            except (ValueError, TypeError):
-                raise UserFacingError(f"{path}:{number}: expected 'class cx cy w h', got {line[:80]!r}") from None
-            name = model.names.get(cls, str(cls))
-            detections.append(Detection(box=((cx - w / 2) * width, (cy - h / 2) * height, (cx + w / 2) * width,
-                                             (cy + h / 2) * height), class_id=cls, class_name=name,
-                                        label=model.entry.label(cls, name), confidence=1.0,
-                                        is_pedestrian=model.entry.is_pedestrian(cls, name)))
+    for number, line in enumerate(text.splitlines(), 1):
+        parts = line.split()
+        if not parts:
+            continue
+        try:
+            cls, cx, cy, w, h = int(parts[0]), *map(float, parts[1:5])
+        except (ValueError, TypeError):
+            raise UserFacingError(f"{origin}:{number}: expected 'class cx cy w h', got {line[:80]!r}") from None
+        name = model.names.get(cls, str(cls))
+        detections.append(Detection(box=((cx - w / 2) * width, (cy - h / 2) * height, (cx + w / 2) * width,
+                                         (cy + h / 2) * height), class_id=cls, class_name=name,
+                                    label=model.entry.label(cls, name), confidence=1.0,
+                                    is_pedestrian=model.entry.is_pedestrian(cls, name)))
     return FrameResult(tuple(detections), None, 0.0, "", "labels", "")
 
 
@@ -104,79 +110,143 @@ def _rates(reference: list, found: list) -> tuple[int, int, int]:
     return match_boxes(reference, found), len(reference), len(found)
 
 
+@dataclass(frozen=True)
+class EvaluationPlan:
+    """What every image of an evaluation goes through (sent as it is to each worker)."""
+
+    attacks: tuple
+    defenses: tuple
+    params: dict
+    imgsz: int
+    adaptive: bool
+    labelled: bool  # the reference is label text (missing text: no pedestrian), else the clean model's detections
+
+    def units(self) -> int:
+        """Progress units per image: the clean pass, each attack and each adaptive pass."""
+        return 1 + len(self.attacks) * (1 + (len(self.defenses) if self.adaptive else 0))
+
+
+@dataclass
+class ImageTally:
+    """What one image adds to the table: per-row [matched, reference, found] counts per column,
+    per-row latencies, instability flags, its reference pedestrians and the device that measured it."""
+
+    counts: dict
+    latency: dict
+    flags: dict
+    reference: int
+    device: str
+
+
+def tally_image(model, hardened_models: dict, preprocessors: dict, plan: EvaluationPlan, name: str,
+                frame_bgr: np.ndarray, labels_text: str | None, tick=None) -> ImageTally:
+    """Measure one image for every row and column; ``tick(message)`` follows each unit of work."""
+    attacks, defenses, params = plan.attacks, plan.defenses, plan.params
+    rows = ["none", *defenses, *hardened_models]
+    counts = {r: {"clean": [0, 0, 0], **{a: [0, 0, 0] for a in attacks}, **{f"{a}*": [0, 0, 0] for a in attacks}}
+              for r in rows}
+    latency = {r: [] for r in rows}
+    flags = {"clean": 0, **{a: 0 for a in attacks}}
+    tick = tick or (lambda message: None)
+    frame = fr.to_attack_frame(frame_bgr, plan.imgsz)
+    x = fr.bgr_to_nchw(frame)
+    clean = model.predict(x)[0]
+    if plan.labelled:
+        reference = parse_yolo_labels(labels_text or "", f"labels of {name}", *frame.shape[:2], model)
+    else:
+        reference = clean
+    ref_peds = [d for d in reference.detections if d.is_pedestrian]
+    flags["clean"] += detection_instability(model, x, clean).flagged
+    hardened_clean = {}
+    for row in rows:
+        t = time.perf_counter()
+        if row in hardened_models:
+            result = hardened_clean[row] = hardened_models[row].predict(x)[0]
+        else:
+            result = model.predict(x if row == "none" else apply_defense(preprocessors[row], x))[0]
+        latency[row].append((time.perf_counter() - t) * 1000)
+        _add(counts[row]["clean"], ref_peds, result)
+    tick(f"{name}: clean")
+    for attack in attacks:
+        spec = ATTACKS[attack]
+        reference_for_attack = FrameResult(tuple(ref_peds), None, 0, "", "", "")
+        target = reference_for_attack if spec.family == "patch" else clean
+        adversarial = fr.quantise(attack_frame(FrameAttack(model, x, spec, params[attack], target)).adversarial)
+        attacked = model.predict(adversarial)[0]
+        flags[attack] += detection_instability(model, adversarial, attacked).flagged
+        for row in ("none", *defenses):
+            shown = adversarial if row == "none" else apply_defense(preprocessors[row], adversarial)
+            _add(counts[row][attack], ref_peds, model.predict(shown)[0])
+        for row, hardened_model in hardened_models.items():
+            own = adversarial if spec.family == "patch" else fr.quantise(attack_frame(FrameAttack(
+                hardened_model, x, spec, params[attack], hardened_clean[row])).adversarial)
+            _add(counts[row][attack], ref_peds, hardened_model.predict(own)[0])
+        tick(f"{name}: {attack}")
+        if plan.adaptive and spec.family == "evasion":
+            for row in defenses:
+                through = FrameAttack(model, x, spec, params[attack], clean, defences=[preprocessors[row]])
+                adaptive_x = fr.quantise(attack_frame(through).adversarial)
+                _add(counts[row][f"{attack}*"], ref_peds, model.predict(apply_defense(preprocessors[row], adaptive_x))[0])
+                tick(f"{name}: {attack} through {row}")
+    return ImageTally(counts, latency, flags, len(ref_peds), model.device)
+
+
 def evaluate(images: list[tuple[str, np.ndarray]], attacks: list[str], defenses: list[str], *,
              labels_dir: str | Path | None = None, imgsz: int = 640, preset: str = "subtle", adaptive: bool = False,
              weights: str | None = None, hardened: list[str] | tuple = (), ctx=None,
-             settings: Settings | None = None) -> Evaluation:
+             settings: Settings | None = None, executor=None) -> Evaluation:
     """Build the trade-off table for ``images`` = [(name, BGR frame)].
 
     ``hardened`` adds one row per adversarially trained candidate (``model:<id>``): its clean
     recall, and its recall under each attack computed against the candidate itself (a patch
-    is the base model's, as printed)."""
+    is the base model's, as printed). With a Ray ``executor`` (default: that of the job
+    manager running ``ctx``), the images are measured by workers, one task per image, and
+    merged into the same table."""
     settings = settings or get_settings()
     defenses = check_defenses(defenses)
     for attack in attacks:
         if attack not in ATTACKS or ATTACKS[attack].family not in EVALUABLE_FAMILIES:
             allowed = [a for a, s in ATTACKS.items() if s.family in EVALUABLE_FAMILIES]
             raise UserFacingError(f"{attack!r} cannot be evaluated over an image set; choose from {', '.join(allowed)}")
-    params = {a: {**check_params(a, None, preset), "imgsz": imgsz} for a in attacks}
-    model = load_attack_model(weights, settings)
+    plan = EvaluationPlan(tuple(attacks), tuple(defenses),
+                          {a: {**check_params(a, None, preset), "imgsz": imgsz} for a in attacks}, imgsz, adaptive,
+                          labelled=bool(labels_dir))
+    executor = executor if executor is not None else getattr(getattr(ctx, "manager", None), "executor", None)
     started = time.perf_counter()
-    preprocessors = {d: build_preprocessor(d) for d in defenses}
-    models = _hardened_models(hardened, model, settings)
-    rows = ["none", *defenses, *models]
-    counts = {r: {"clean": [0, 0, 0], **{a: [0, 0, 0] for a in attacks}, **{f"{a}*": [0, 0, 0] for a in attacks}}
+    if executor is not None:
+        tallies, model_id, workers = _fan_out(executor, plan, images, labels_dir, weights, hardened, ctx, settings)
+        rows = ["none", *defenses, *(f"model:{c}" for c in dict.fromkeys(hardened))]
+    else:
+        model = load_attack_model(weights, settings)
+        preprocessors = {d: build_preprocessor(d) for d in defenses}
+        models = _hardened_models(hardened, model, settings)
+        rows = ["none", *defenses, *models]
+        units, done, tallies = len(images) * plan.units(), [0], []
+
+        def tick(message: str) -> None:
+            done[0] += 1
+            _tick(ctx, done[0], units, message)
+
+        for name, frame_bgr in images:
+            tallies.append(tally_image(model, models, preprocessors, plan, name, frame_bgr,
+                                       _labels_text(labels_dir, name), tick))
+        model_id, workers = model.model_id, []
+    return _table(plan, rows, tallies, preset, model_id, workers, time.perf_counter() - started)
+
+
+def _labels_text(labels_dir, name: str) -> str | None:
+    path = Path(labels_dir) / f"{Path(name).stem}.txt" if labels_dir else None
+    return path.read_text(encoding="utf-8") if path is not None and path.is_file() else None
+
+
+def _table(plan: EvaluationPlan, rows: list, tallies: list, preset: str, model_id: str, workers: list,
+           seconds: float) -> Evaluation:
+    """Merge the images' tallies into the trade-off table."""
+    attacks, defenses, adaptive = list(plan.attacks), list(plan.defenses), plan.adaptive
+    counts = {r: {k: [sum(t.counts[r][k][i] for t in tallies) for i in range(3)] for k in tallies[0].counts[r]}
               for r in rows}
-    latency = {r: [] for r in rows}
-    flags = {"clean": 0, **{a: 0 for a in attacks}}
-    reference_total = 0
-    units = len(images) * (1 + len(attacks) * (1 + (len(defenses) if adaptive else 0)))
-    done = 0
-    for name, frame_bgr in images:
-        frame = fr.to_attack_frame(frame_bgr, imgsz)
-        x = fr.bgr_to_nchw(frame)
-        clean = model.predict(x)[0]
-        if labels_dir:
-            reference = read_yolo_labels(Path(labels_dir) / f"{Path(name).stem}.txt", *frame.shape[:2], model)
-        else:
-            reference = clean
-        ref_peds = [d for d in reference.detections if d.is_pedestrian]
-        reference_total += len(ref_peds)
-        flags["clean"] += detection_instability(model, x, clean).flagged
-        hardened_clean = {}
-        for row in rows:
-            t = time.perf_counter()
-            if row in models:
-                result = hardened_clean[row] = models[row].predict(x)[0]
-            else:
-                result = model.predict(x if row == "none" else apply_defense(preprocessors[row], x))[0]
-            latency[row].append((time.perf_counter() - t) * 1000)
-            _add(counts[row]["clean"], ref_peds, result)
-        done += 1
-        _tick(ctx, done, units, f"{name}: clean")
-        for attack in attacks:
-            spec = ATTACKS[attack]
-            reference_for_attack = FrameResult(tuple(ref_peds), None, 0, "", "", "")
-            target = reference_for_attack if spec.family == "patch" else clean
-            adversarial = fr.quantise(attack_frame(FrameAttack(model, x, spec, params[attack], target)).adversarial)
-            attacked = model.predict(adversarial)[0]
-            flags[attack] += detection_instability(model, adversarial, attacked).flagged
-            for row in ("none", *defenses):
-                shown = adversarial if row == "none" else apply_defense(preprocessors[row], adversarial)
-                _add(counts[row][attack], ref_peds, model.predict(shown)[0])
-            for row, hardened_model in models.items():
-                own = adversarial if spec.family == "patch" else fr.quantise(attack_frame(FrameAttack(
-                    hardened_model, x, spec, params[attack], hardened_clean[row])).adversarial)
-                _add(counts[row][attack], ref_peds, hardened_model.predict(own)[0])
-            done += 1
-            _tick(ctx, done, units, f"{name}: {attack}")
-            if adaptive and spec.family == "evasion":
-                for row in defenses:
-                    through = FrameAttack(model, x, spec, params[attack], clean, defences=[preprocessors[row]])
-                    adaptive_x = fr.quantise(attack_frame(through).adversarial)
-                    _add(counts[row][f"{attack}*"], ref_peds, model.predict(apply_defense(preprocessors[row], adaptive_x))[0])
-                    done += 1
-                    _tick(ctx, done, units, f"{name}: {attack} through {row}")
+    latency = {r: [v for t in tallies for v in t.latency[r]] for r in rows}
+    flags = {k: sum(t.flags[k] for t in tallies) for k in tallies[0].flags}
     base_latency = float(np.mean(latency["none"]))
     table = []
     for row in rows:
@@ -187,17 +257,76 @@ def evaluate(images: list[tuple[str, np.ndarray]], attacks: list[str], defenses:
             robust_recall_adaptive={a: _ratio(c[f"{a}*"][0], c[f"{a}*"][1]) for a in attacks
                                     if adaptive and row in defenses and ATTACKS[a].family == "evasion"},
             latency_ms=round(float(np.mean(latency[row])), 1), overhead_ms=round(float(np.mean(latency[row])) - base_latency, 1)))
-    n = len(images)
+    n = len(tallies)
     instability = {"flagged_clean": round(flags["clean"] / n, 4), **{f"flagged_{a}": round(flags[a] / n, 4) for a in attacks}}
-    basis = "labels" if labels_dir else "clean-model"
+    basis = "labels" if plan.labelled else "clean-model"
+    hardened = any(r.startswith("model:") for r in rows)
     note = ("robust recall is non-adaptive (attacks computed on the undefended model)"
             + ("; the adaptive columns attack through each defense (BPDA)" if adaptive else "")
             + ("; model:<id> rows are adversarially trained candidates, attacked white-box themselves "
-               "(patches are the base model's)" if models else "")
-            + f"; preset {preset}, frames at {imgsz} px")
-    return Evaluation(uuid.uuid4().hex[:12], basis, n, reference_total, list(attacks), list(defenses),
-                      [asdict(r) for r in table], instability, model.device, model.model_id,
-                      round(time.perf_counter() - started, 2), note)
+               "(patches are the base model's)" if hardened else "")
+            + f"; preset {preset}, frames at {plan.imgsz} px"
+            + (f"; measured by {len(set(workers))} Ray worker process(es)" if workers else ""))
+    devices = ", ".join(sorted({t.device for t in tallies}))
+    return Evaluation(uuid.uuid4().hex[:12], basis, n, sum(t.reference for t in tallies), attacks, defenses,
+                      [asdict(r) for r in table], instability, devices, model_id, round(seconds, 2), note,
+                      workers=sorted(set(workers)))
+
+
+@dataclass(frozen=True)
+class CandidateParcel:
+    """An adversarially trained candidate sent by content: its id, recorded SHA-256 and file bytes."""
+
+    candidate_id: str
+    sha256: str
+    content: bytes
+
+
+def _fan_out(executor, plan: EvaluationPlan, images, labels_dir, weights, hardened, ctx, settings):
+    """One Ray task per image; returns (tallies in image order, model id, the workers that measured them)."""
+    from secmlops_core.attacks.finetune import get_candidate
+    from secmlops_core.attacks.remote import weights_parcel
+    from secmlops_core.detector.weights import resolve_weights
+    from secmlops_core.store import get_store
+
+    entry = resolve_weights(weights, settings)
+    parcel = executor.share(f"weights:{entry.sha256}", lambda: weights_parcel(weights, settings))
+    candidates = []
+    for candidate_id in dict.fromkeys(hardened):
+        candidate = get_candidate(get_store(settings.store_path), candidate_id)
+        if candidate.kind != "adv-trained":
+            raise UserFacingError(f"candidate {candidate_id} is {candidate.kind}, not an adversarially trained model")
+        candidates.append(CandidateParcel(candidate_id, candidate.sha256, Path(candidate.path).read_bytes()))
+    items = [(name, frame, _labels_text(labels_dir, name)) for name, frame in images]
+    done = [0]
+
+    def on_done(index: int, tally) -> None:
+        done[0] += 1
+        _tick(ctx, done[0], len(items), f"{items[index][0]}: measured on a Ray worker")
+
+    resource = "gpu" if executor.cluster_gpus() > 0 else "cpu"
+    tallies, placements = executor.map(ctx, tally_on_worker, items, (plan, parcel, tuple(candidates)), resource,
+                                       on_done)
+    return tallies, entry.id, [f"{p.node} pid {p.pid} ({p.device})" for p in placements]
+
+
+def tally_on_worker(item: tuple, plan: EvaluationPlan, parcel, candidates: tuple) -> ImageTally:
+    """The Ray task of one image: load the hash-checked weights (and candidates), measure, return the tally."""
+    from secmlops_core.attacks.model import load_candidate_model
+    from secmlops_core.attacks.remote import load_received_model
+    from secmlops_core.files import atomic_write_bytes
+
+    name, frame_bgr, labels_text = item
+    model, settings = load_received_model(parcel)
+    models = {}
+    for candidate in candidates:
+        path = settings.home / "received-candidates" / f"{candidate.sha256}.pt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, candidate.content)
+        models[f"model:{candidate.candidate_id}"] = load_candidate_model(path, candidate.sha256, model,
+                                                                         candidate.candidate_id)
+    preprocessors = {d: build_preprocessor(d) for d in plan.defenses}
+    return tally_image(model, models, preprocessors, plan, name, frame_bgr, labels_text)
 
 
 def _hardened_models(candidate_ids, base, settings: Settings) -> dict:

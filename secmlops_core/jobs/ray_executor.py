@@ -156,7 +156,7 @@ def _run_job_task(board, job_id: str, time_limit_s: float, compute, *args):
     return compute(WorkerContext(job_id, board, time_limit_s), *args)
 
 
-def _run_item_task(compute, shared: tuple, item):
+def _run_item_task(compute, item, *shared):
     """The Ray task of one item of a fanned-out computation: ``compute(item, *shared)`` and where it ran."""
     return compute(item, *shared), placement_here()
 
@@ -280,7 +280,7 @@ class RayExecutor:
         from ray import exceptions as ray_errors
 
         task = self._task(_run_item_task, resource)
-        refs = [task.remote(compute, shared, item) for item in items]
+        refs = [task.remote(compute, item, *shared) for item in items]  # top-level: object refs resolve
         index_of = {ref: i for i, ref in enumerate(refs)}
         values, placements = [None] * len(refs), [None] * len(refs)
         pending = list(refs)
