@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from secmlops_core.monitoring.minutes import MinuteSeries, minute_series
 from secmlops_core.telemetry.writer import utc_now
 
+if TYPE_CHECKING:
+    from secmlops_core.attacks.demo_summary import DemoSummary
+    from secmlops_core.monitoring.events import OpsEvent
+
 KPI_MINUTES = 5
 SERIES_MINUTES = 30
 DRIFT_FRESH_MINUTES = 15
+EVENTS_MINUTES = 120
+EVENTS_SHOWN = 3
 
 
 @dataclass(frozen=True)
@@ -38,7 +45,8 @@ class WallState:
     drift: dict[str, dict] = field(default_factory=dict)  # camera -> {share, drifted, columns, at}
     incidents_by_severity: dict[str, int] = field(default_factory=dict)
     top_incidents: list[dict] = field(default_factory=list)
-    last_attack: dict | None = None
+    last_demo: DemoSummary | None = None  # the latest attack-lab demo run (demo evidence, not operations)
+    events: list[OpsEvent] = field(default_factory=list)  # latest scenario switches, drift starts/ends, newest first
     series: MinuteSeries | None = None  # per camera, whole minutes only
     evaluation: str = ""
     problems: list[str] = field(default_factory=list)
@@ -58,9 +66,10 @@ class WallState:
 def collect(store, settings, *, now: datetime | None = None, evaluate_every_s: float | None = None,
             with_frames: bool = True) -> WallState:
     """Gather the wall's data; runs the alert evaluator first when ``evaluate_every_s`` is set (rate-limited)."""
-    from secmlops_core.evidence import list_evidence
+    from secmlops_core.attacks.demo_summary import last_demo
     from secmlops_core.feed.state import list_statuses, read_latest_frame
     from secmlops_core.monitoring import incidents
+    from secmlops_core.monitoring.events import DRIFT_END, DRIFT_START, SCENARIO_SWITCH, recent_events
     from secmlops_core.monitoring.evaluate import evaluate
     from secmlops_core.monitoring.snapshots import list_snapshots
     from secmlops_core.telemetry import query
@@ -115,11 +124,13 @@ def collect(store, settings, *, now: datetime | None = None, evaluate_every_s: f
                                for i in incidents.list_incidents(store, statuses=incidents.ACTIVE, limit=6)]
     guarded("incidents", incident_counts)
 
-    def attack():
-        found = list_evidence(store, kind="attack_run", limit=1)
-        if found:
-            ev = found[0]
-            state.last_attack = {"summary": ev.summary, "outcome": ev.outcome, "at": ev.created_at,
-                                 "metrics": ev.metrics}
-    guarded("attack evidence", attack)
+    def demo():
+        state.last_demo = last_demo(store)
+    guarded("last demo", demo)
+
+    def events():
+        found = recent_events(store, settings, now - timedelta(minutes=EVENTS_MINUTES), until=now)
+        drift_kinds = {SCENARIO_SWITCH, DRIFT_START, DRIFT_END}
+        state.events = [e for e in reversed(found) if e.kind in drift_kinds][:EVENTS_SHOWN]
+    guarded("events", events)
     return state

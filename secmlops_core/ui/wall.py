@@ -18,7 +18,7 @@ from datetime import timedelta
 
 import streamlit as st
 
-from secmlops_core.monitoring.wall_state import SERIES_MINUTES, FeedTile, WallState, collect
+from secmlops_core.monitoring.wall_state import EVENTS_MINUTES, SERIES_MINUTES, FeedTile, WallState, collect
 from secmlops_core.ui.charts import per_minute_figure
 from secmlops_core.ui.shell import settings, signed_in_fragment, store
 from secmlops_core.ui.text import escape_markdown
@@ -57,29 +57,32 @@ html { font-size: max(12px, 1.48vh); }
   height: 9vh !important; min-height: 9vh; overflow: hidden; gap: 0.2vh !important; }
 .st-key-wall-demo [data-testid="stMarkdownContainer"] p { margin: 0; white-space: nowrap; overflow: hidden;
   text-overflow: ellipsis; }
-[class*="st-key-wall-feeds-"] { height: 66vh; overflow: hidden; }
+[class*="st-key-wall-feeds-"] { height: 62vh; overflow: hidden; }
 [class*="st-key-wall-feeds-"] [data-testid="stElementContainer"]:has(img),
 [class*="st-key-wall-feeds-"] [data-testid="stElementContainer"]:has(img) div {
   width: 100% !important; max-width: 100% !important; }
 [class*="st-key-wall-feeds-"] [data-testid="stImageContainer"] { background: #000; border-radius: 0.4vh; }
 [class*="st-key-wall-feeds-"] img { width: 100% !important; max-width: 100% !important; object-fit: contain;
   display: block; }
-.st-key-wall-feeds-1 img { height: 58vh !important; }
-.st-key-wall-feeds-2 img { height: 48vh !important; }
-.st-key-wall-feeds-3 img, .st-key-wall-feeds-4 img { height: 27vh !important; }
+.st-key-wall-feeds-1 img { height: 56vh !important; }
+.st-key-wall-feeds-2 img { height: 54vh !important; }
+.st-key-wall-feeds-3 img, .st-key-wall-feeds-4 img { height: 25vh !important; }
 [class*="st-key-wall-feeds-"] [data-testid="stMarkdownContainer"] p { font-size: 1.7vh; margin: 0;
   white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 [class*="st-key-wall-"] [data-testid="stMarkdownContainer"] { margin-bottom: 0 !important; }
 [class*="st-key-wall-"] [data-testid="stMarkdownContainer"] p { line-height: 1.35; }
 .stElementContainer[data-stale="true"] { opacity: 1 !important; transition: none !important; }
-.st-key-wall-panel { height: 66vh; overflow: hidden; }
+.st-key-wall-panel { height: 62vh; overflow: hidden; }
 .st-key-wall-panel h3 { font-size: 2.6vh !important; padding: 0 0 0.6vh 0; }
 .st-key-wall-panel [data-testid="stMarkdownContainer"] p { font-size: 1.9vh; margin: 0 0 0.5vh 0;
   white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
-.st-key-wall-chart { height: 58vh; }
-.st-key-wall-chart .xtick text, .st-key-wall-chart .ytick text { font-size: max(11px, 1.35vh) !important; }
-.st-key-wall-chart .g-xtitle text, .st-key-wall-chart .g-ytitle text, .st-key-wall-chart [class*="g-y"] text.ytitle,
+.st-key-wall-chart { height: 55vh; }
+.st-key-wall-chart .xaxislayer-above text, .st-key-wall-chart .yaxislayer-above text {
+  font-size: max(11px, 1.35vh) !important; }
+.st-key-wall-chart [class^="g-x"][class$="title"] text, .st-key-wall-chart [class^="g-y"][class$="title"] text,
 .st-key-wall-chart .legendtext { font-size: max(11px, 1.45vh) !important; }
+.st-key-wall-events { height: 8.4vh; overflow: hidden; gap: 0.3vh !important; }
+.st-key-wall-events p { font-size: 1.8vh; margin: 0; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .st-key-wall-footer p { font-size: 1.4vh; margin: 0; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 </style>
 """
@@ -124,6 +127,7 @@ def render() -> None:
             _frames(state)
         with right:
             _draw_panel(panel)
+        _events(state)
         _footer(state)
 
     body()
@@ -151,14 +155,29 @@ def _severity_and_demo(state: WallState) -> None:
 
 def _last_demo(state: WallState) -> None:
     st.markdown("**LAST ATTACK DEMO**")
-    attack = state.last_attack
-    if not attack:
+    demo = state.last_demo
+    if demo is None:
         st.markdown("none recorded")
         return
-    outcome = {"fail": ":red[:material/gpp_bad:] attack succeeded",
-               "pass": ":green[:material/verified_user:] defense held"}.get(attack["outcome"], "recorded")
-    st.markdown(f"{attack['at']:%H:%M} UTC · {outcome}")
-    st.markdown(escape_markdown(attack["summary"]))
+    mark = ":red[:material/gpp_bad:]" if demo.goal_reached else ":green[:material/verified_user:]"
+    when = f"{demo.at:%H:%M} UTC · " if demo.at else ""
+    st.markdown(f"{mark} {when}{escape_markdown(demo.attack_title)} on {escape_markdown(demo.target_label)}")
+    st.markdown(escape_markdown(demo.outcome))
+
+
+EVENT_MARK = {"scenario_switch": ":blue[:material/swap_horiz:]", "drift_start": ":orange[:material/trending_up:]",
+              "drift_end": ":green[:material/trending_flat:]"}
+
+
+def _events(state: WallState) -> None:
+    with st.container(key="wall-events"):
+        if not state.events:
+            st.markdown(":gray[:material/timeline:] No scenario switch or drift start or end in the last "
+                        f"{EVENTS_MINUTES // 60} hours.")
+        for event in state.events:
+            camera = f"**{escape_markdown(event.camera)}** · " if event.camera else ""
+            st.markdown(f"{EVENT_MARK.get(event.kind, ':gray[:material/timeline:]')} {event.at:%H:%M} UTC · "
+                        f"{escape_markdown(event.label)} · {camera}{escape_markdown(event.detail)}")
 
 
 def _frames(state: WallState) -> None:
