@@ -75,10 +75,12 @@ class ColumnTest:
 
 
 def configured_tests(home: Path | None = None) -> tuple[dict[str, ColumnTest], float]:
-    """The per-column tests and the dataset-drift share of the (first enabled) drift rule."""
+    """The per-column tests and the dataset-drift share of the (first enabled) drift rule of the
+    operator's rules in ``home`` (default: the configured data directory), else the shipped ones."""
     from secmlops_core.monitoring.rules import load_alert_rules
+    from secmlops_core.settings import get_settings
 
-    for rule in load_alert_rules(home).rules.values():
+    for rule in load_alert_rules(home or get_settings().home).rules.values():
         if rule.kind == "drift_share" and rule.enabled:
             return column_tests(rule.params), float(rule.params["share"])
     return {}, DRIFT_SHARE

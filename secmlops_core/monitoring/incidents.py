@@ -49,10 +49,6 @@ class Incident:
     ended_at: datetime | None = None  # drift: when the input came back in line with the reference
 
     @property
-    def drift_ended(self) -> bool:
-        return self.ended_at is not None
-
-    @property
     def active(self) -> bool:
         return self.status in ACTIVE
 
