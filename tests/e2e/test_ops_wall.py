@@ -13,6 +13,8 @@ from tests.e2e.helpers import assert_no_exception, open_app_page
 
 pytestmark = pytest.mark.e2e
 REFRESH_S = 5.0  # settings.wall_refresh_seconds default
+# Pictographs a kiosk without an emoji font draws as boxes (geometric shapes, symbols, dingbats, emoji).
+PICTOGRAPH = re.compile("[\u2300-\u23ff\u2460-\u24ff\u25a0-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff\ufe0f]")
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +65,38 @@ def test_wall_changes_values_on_its_own(page, wall_url, wall_runner):
     assert changed, f"no tile changed within {3 * REFRESH_S:.0f} s: {first_metrics}"
     assert _metrics(page)["Feeds up"] == "1/1"
     assert_no_exception(page)
+
+
+@pytest.mark.parametrize("width,height", [(1920, 1080), (3840, 2160)])
+def test_kiosk_wall_fits_the_screen_without_chrome_or_emoji(browser, wall_url, wall_runner, width, height):
+    context = browser.new_context(viewport={"width": width, "height": height})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        open_app_page(page, wall_url, "ops_wall?embed=true")
+        expect(page.locator("[data-testid='stImage'] img").first).to_be_visible()
+        expect(page.locator("[data-testid='stSidebar']")).to_have_count(0)  # no sidebar, no page menu
+        expect(page.locator("[data-testid='stSidebarNav']")).to_have_count(0)
+        assert page.evaluate("document.documentElement.scrollHeight") <= height  # nothing runs off the screen
+        boxes = page.evaluate("""() => Array.from(document.querySelectorAll('[class*="st-key-wall-feeds-"]')).map(
+            tile => { const t = tile.getBoundingClientRect(); return Array.from(tile.querySelectorAll('img')).map(img => {
+            const r = img.getBoundingClientRect(); return [t.top, t.bottom, r.top, r.bottom, r.height]; }); }).flat()""")
+        assert boxes
+        for tile_top, tile_bottom, top, bottom, box_height in boxes:
+            assert tile_top - 1 <= top and bottom <= tile_bottom + 1, "a frame box is taller than its tile"
+            assert bottom <= height and box_height >= 0.3 * height
+        page.get_by_role("heading", name="Per-minute telemetry").wait_for(timeout=8 * REFRESH_S * 1000)
+        page.locator("[data-testid='stPlotlyChart'] .xaxislayer-above text").first.wait_for()
+        chart = page.locator("[data-testid='stPlotlyChart']").first.bounding_box()
+        assert chart["height"] >= height / 3, chart
+        tick = page.locator("[data-testid='stPlotlyChart'] .xaxislayer-above text").last
+        assert re.fullmatch(r"\d\d:\d\d", tick.text_content()), tick.text_content()  # 24-hour clock
+        assert float(tick.evaluate("e => getComputedStyle(e).fontSize").removesuffix("px")) >= height * 0.0125
+        text = page.locator("[data-testid='stApp']").inner_text()
+        assert not PICTOGRAPH.findall(text), PICTOGRAPH.findall(text)
+        assert_no_exception(page)
+    finally:
+        context.close()
 
 
 def test_ten_wall_screens_stay_responsive(browser, wall_url, wall_runner):
