@@ -93,7 +93,7 @@ def _raw_params(args) -> dict:
 
 def _attack(args) -> int:
     from secmlops_core.attacks.model import job_resource
-    from secmlops_core.attacks.runs import AttackRequest, check_report_permission, execute_attack
+    from secmlops_core.attacks.runs import AttackRequest, check_report_permission, execute_attack, get_run, remote_attack
     from secmlops_core.jobs import get_job_manager
 
     ref = args.image if ":" in args.image.split("/")[0] else args.image
@@ -112,21 +112,26 @@ def _attack(args) -> int:
 
     job = manager.run_inline(f"attack:{args.attack}", work, title=f"{args.attack} on {ref} (CLI)",
                              params={**checked.params, "report_to_operations": checked.report_to_operations},
-                             resource=job_resource(), time_limit_s=3600)
+                             resource=job_resource(), time_limit_s=3600,
+                             remote=remote_attack(checked, None, manager))
     if job.status != "succeeded":
         from secmlops_core.errors import UserFacingError
 
         raise UserFacingError(job.error or f"the attack {job.status}")
-    run = holder["run"]
+    run = holder.get("run") or get_run(manager.store, job.result["run_id"])  # a Ray run was stored from its result
     if args.output and run.thumbnails.get("attacked_png"):
         shutil.copyfile(run.thumbnails["attacked_png"], args.output)
     if args.json:
         print(json.dumps({"run_id": run.run_id, "attack": run.attack, "params": run.params, "device": run.device,
                           "reported_to_operations": run.reported_to_operations,
                           "model": run.model_id, "durations": run.durations, "metrics": run.metrics,
-                          "result": run.result}, indent=2, default=str))
+                          "result": run.result,
+                          "job": {"id": job.job_id, "executor": "ray" if job.node else "in-process",
+                                  "node": job.node, "device": job.device}}, indent=2, default=str))
         return 0
     _print_run(run)
+    if job.node:
+        print(f"  ran on Ray node {job.node}, device {job.device}")
     return 0
 
 

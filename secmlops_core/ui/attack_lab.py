@@ -158,6 +158,17 @@ def current_job() -> JobRecord | None:
     return job if job is not None and not job.finished else None
 
 
+def placement_text(job: JobRecord | None) -> str | None:
+    """Where a job runs or ran: its Ray node and device, a Ray job still waiting for a worker, or None in-process."""
+    if job is None:
+        return None
+    if job.node:
+        return f"Ray node {job.node} · device {job.device or 'unknown'}"
+    if job_manager().executor is not None and not job.finished and job.status == "running":
+        return "Waiting for a Ray worker to take the job"
+    return None
+
+
 def job_panel() -> None:
     """Progress, ETA and cancel of the page's running job; refreshes itself each second while it runs."""
     job_id = st.session_state.get(JOB_KEY)
@@ -173,6 +184,9 @@ def job_panel() -> None:
             eta = f", about {job.eta_s:.0f} s left" if job.eta_s is not None else ""
             st.progress(job.progress,
                         text=escape_markdown(f"{job.title}: {job.status} — {job.message or 'starting'}{eta}"))
+            where = placement_text(job)
+            if where:
+                st.caption(escape_markdown(where))
             if st.button("Cancel", key="attack:cancel"):
                 job_manager().cancel(job_id)
             return
@@ -212,6 +226,9 @@ def result_view() -> None:
         return
     m = run.metrics
     st.subheader(f"{ATTACKS[run.attack].title} · {escape_markdown(run.image_ref)}")
+    where = placement_text(job_manager().get(run.job_id)) if run.job_id else None
+    if where:
+        st.caption(escape_markdown(f"Ran on {where}"))
     st.caption(escape_markdown(f"run {run.run_id} · {run.model_id} on {run.device} · {m.get('setting', '')} · "
                                + ", ".join(f"{k} {v}" for k, v in run.durations.items())))
     cols = st.columns(4)

@@ -104,3 +104,18 @@ def test_a_killed_worker_leaves_a_failed_record_with_the_reason(ray_manager):
     job = ray_manager.wait(job_id, timeout_s=60)
     assert job.status == "failed"
     assert "worker running this job died" in job.error
+
+
+def test_the_cli_reports_the_ray_node_that_ran_the_attack(ray_address, secmlops_home):
+    import json
+    import subprocess
+    import sys
+
+    env = {**os.environ, "SECMLOPS_RAY_ADDRESS": ray_address, "SECMLOPS_HOME": str(secmlops_home)}
+    done = subprocess.run([sys.executable, "-m", "secmlops_core", "attack", "sample:bus", "--attack", "pgd-vanish",
+                           "--imgsz", str(IMGSZ), "--steps", "2", "--json"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout)
+    assert report["job"]["executor"] == "ray" and "node" in report["job"]["node"]
+    assert report["job"]["device"] == "cpu" and report["device"] == "cpu"
