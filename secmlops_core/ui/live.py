@@ -41,6 +41,8 @@ _CSS = """
 [class*="st-key-live-frames"] img { width: 100% !important; max-width: 100% !important; height: 46vh !important;
   object-fit: contain; display: block; }
 .st-key-live-frames-many img { height: 22vh !important; }
+/* the dashboard refreshes itself every few seconds: no fading of the previous values meanwhile */
+.stElementContainer[data-stale="true"] { opacity: 1 !important; transition: none !important; }
 [class*="st-key-live-frames"] [data-testid="stMarkdownContainer"] p { margin: 0; white-space: nowrap; overflow: hidden;
   text-overflow: ellipsis; }
 </style>
