@@ -259,6 +259,8 @@ class RayExecutor:
             return ray.get(ref)
         except ray_errors.RayTaskError as exc:
             cause = exc.cause
+            if isinstance(cause, JobCancelled) and stop_reason == "timed out":  # the app stopped it at its limit
+                raise JobTimedOut(f"the job ran past its time limit of {ctx.time_limit_s:.0f} s") from None
             if isinstance(cause, (JobCancelled, JobTimedOut, UserFacingError)):
                 raise cause from None
             raise RuntimeError(f"on the Ray worker: {type(cause).__name__}: {cause}") from None
