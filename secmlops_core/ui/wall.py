@@ -20,7 +20,7 @@ import streamlit as st
 
 from secmlops_core.monitoring.wall_state import EVENTS_MINUTES, SERIES_MINUTES, FeedTile, WallState, collect
 from secmlops_core.ui.charts import per_minute_figure
-from secmlops_core.ui.shell import settings, signed_in_fragment, store
+from secmlops_core.ui.shell import acting_principal, settings, signed_in_fragment, store
 from secmlops_core.ui.text import escape_markdown
 
 SEVERITIES = ("critical", "high", "medium", "low")
@@ -41,8 +41,6 @@ MAX_FEED_TILES = 4
 _CSS = """
 <style>
 html { font-size: max(12px, 1.48vh); }
-[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stHeader"],
-[data-testid="stToolbar"], [data-testid="stDecoration"] { display: none !important; }
 [data-testid="stMainBlockContainer"] { padding: 1.2vh 1.4vw 0 1.4vw !important; max-width: 100% !important; }
 [data-testid="stMain"] [data-testid="stVerticalBlock"] { gap: 0.9vh; }
 [data-testid="stMetric"] { background: #151b2e; border: 1px solid #2a3350; border-radius: 0.6vh;
@@ -87,6 +85,14 @@ html { font-size: max(12px, 1.48vh); }
 </style>
 """
 
+# Kiosk screens and ?embed=true: the wall alone (app.py already leaves the navigation out).
+_CHROMELESS_CSS = """
+<style>
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stHeader"],
+[data-testid="stToolbar"], [data-testid="stDecoration"] { display: none !important; }
+</style>
+"""
+
 
 def refresh_seconds() -> float:
     """The wall's refresh interval (``settings.wall_refresh_seconds``)."""
@@ -111,6 +117,8 @@ def _fmt(value, pattern: str) -> str:
 def render() -> None:
     """The whole wall."""
     st.markdown(_CSS, unsafe_allow_html=True)
+    if st.context.is_embedded or acting_principal().auth_method == "kiosk":
+        st.markdown(_CHROMELESS_CSS, unsafe_allow_html=True)
 
     @signed_in_fragment(run_every=refresh_seconds())
     def body():
@@ -201,7 +209,7 @@ def _feed_tile(tile: FeedTile) -> None:
     if tile.frame:
         st.image(tile.frame, width="stretch")
     else:
-        st.markdown(f"No frame from {escape_markdown(tile.camera_id)} yet.")
+        st.markdown("Feed down: no live frame." if tile.health == "down" else "No frame yet.")
     st.markdown(f"**{escape_markdown(tile.camera_id)}** · {HEALTH_MARK.get(tile.health, escape_markdown(tile.health))}"
                 f" · {tile.fps:.1f} fps · {escape_markdown(tile.scenario)}")
     st.markdown(f":orange[:material/info:] {escape_markdown(tile.source_note)}" if tile.source_note else " ")
