@@ -17,7 +17,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 ALLOWLIST = ROOT / "security" / "dependency-audit-allowlist.yaml"
-REQUIRED_FIELDS = {"id", "package", "reason", "reviewed_by", "review_by"}
+REQUIRED_FIELDS = {"id", "package", "reason", "reviewed_by", "review_by"}  # optional: aliases
 
 
 def load_allowlist() -> dict[str, dict]:
@@ -31,6 +31,11 @@ def load_allowlist() -> dict[str, dict]:
             sys.exit(2)
         accepted[str(entry["id"])] = entry
     return accepted
+
+
+def accepted_ids(accepted: dict[str, dict]) -> set[str]:
+    """Every id an accepted entry covers: its own and its aliases (a CVE is also a GHSA and a PYSEC id)."""
+    return {str(i) for key, entry in accepted.items() for i in (key, *(entry.get("aliases") or []))}
 
 
 def main() -> int:
@@ -50,8 +55,9 @@ def main() -> int:
         return 1
     dependencies = report.get("dependencies", [])
     unaudited = [d["name"] for d in dependencies if d.get("skip_reason")]
-    findings = [(d["name"], d["version"], v["id"]) for d in dependencies for v in d.get("vulns", [])]
-    unreviewed = [f for f in findings if f[2] not in accepted]
+    findings = [(d["name"], d["version"], v["id"], {v["id"], *v.get("aliases", [])})
+                for d in dependencies for v in d.get("vulns", [])]
+    unreviewed = [f[:3] for f in findings if not accepted_ids(accepted) & f[3]]
     audited = len(dependencies) - len(unaudited)
     print(f"dependency audit: {audited} of {len(dependencies)} pinned packages checked, "
           f"{len(findings)} advisories, {len(unreviewed)} not in the reviewed allowlist")
