@@ -239,7 +239,7 @@ def rotating_panel(state: WallState) -> Panel:
             return Panel(heading, empty_note=note)
         return Panel(heading, figure=per_minute_figure(
             series, CHART_PANELS, start=state.at - timedelta(minutes=SERIES_MINUTES), end=state.at, font_size=18,
-            marker_size=9, line_width=3.5, axis_titles=True, legend_entry_px=340))
+            marker_size=9, line_width=3.5, axis_titles=True, legend_entry_px=260))
     if index == 1:
         lines = tuple(
             f"{SEVERITY_MARK.get(i['severity'], '')} **{escape_markdown(i['severity']).upper()}** "
