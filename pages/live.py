@@ -1,4 +1,5 @@
-"""Live detector: latest frames and KPIs above the fold; per-minute series, feeds, scenarios and a one-off detection in tabs."""
+"""Live detector: latest frames and KPIs above the fold; per-minute series, feeds, scenarios and a
+one-off detection in tabs."""
 
 import streamlit as st
 

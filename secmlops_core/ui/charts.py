@@ -69,12 +69,12 @@ def per_minute_figure(series: MinuteSeries, panels: list[tuple[str, str]], *, st
         step = tick_minutes(last - first)
         fig.update_xaxes(range=[first, last], dtick=step * 60_000)
     fig.update_annotations(font_size=font_size)  # subplot titles
+    entry_width = {"entrywidth": legend_entry_px, "entrywidthmode": "pixels"} if legend_entry_px else {}
     fig.update_layout(template="plotly_dark", font={"size": font_size}, paper_bgcolor="rgba(0,0,0,0)",
                       plot_bgcolor="rgba(0,0,0,0)", margin={"l": 8, "r": 8, "t": int(font_size * 2.2),
                                                              "b": int(font_size * 3.6)},
                       legend={"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom", "xanchor": "left",
-                              "font": {"size": font_size}, **({"entrywidth": legend_entry_px, "entrywidthmode": "pixels"}
-                                                               if legend_entry_px else {})}, hovermode="x unified")
+                              "font": {"size": font_size}, **entry_width}, hovermode="x unified")
     fig.update_xaxes(automargin=True)
     fig.update_yaxes(automargin=True)
     if height:

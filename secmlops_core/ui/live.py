@@ -160,7 +160,8 @@ def _kpis(view: LiveView) -> None:
         return
     for row in ((("Frames", f"{k.frames:,}"), ("FPS", _fmt(k.fps, "{:.2f}")),
                  ("Pedestrians / frame", _fmt(k.pedestrians_per_frame, "{:.2f}"))),
-                (("Latency p50", _fmt(k.latency_p50_ms, "{:.0f} ms")), ("Latency p95", _fmt(k.latency_p95_ms, "{:.0f} ms")),
+                (("Latency p50", _fmt(k.latency_p50_ms, "{:.0f} ms")),
+                 ("Latency p95", _fmt(k.latency_p95_ms, "{:.0f} ms")),
                  ("Mean confidence", _fmt(k.mean_confidence, "{:.2f}")))):
         for col, (label, value) in zip(st.columns(3), row):
             col.metric(label, value)

@@ -30,6 +30,7 @@ SEVERITY_MARK = {"critical": ":red[:material/error:]", "high": ":orange[:materia
                  "info": ":gray[:material/info:]"}
 HEALTH_MARK = {"up": ":green[:material/check_circle:] up", "stale": ":orange[:material/schedule:] stale",
                "down": ":red[:material/cancel:] down"}
+DRIFT_MARK = {True: ":orange[:material/warning:] **DRIFT**", False: ":green[:material/check_circle:] no drift"}
 DRIFT_VALUE = {"drift": "DRIFT", "stable": "stable", "no data": "–"}
 PANELS = ("Per-minute telemetry", "Active incidents", "Drift by camera")
 CHART_PANELS = [("pedestrians_per_frame", "Pedestrians / frame"), ("fps", "FPS")]
@@ -247,7 +248,7 @@ def rotating_panel(state: WallState) -> Panel:
             for i in state.top_incidents)
         return Panel(heading, lines=lines, empty_note=":green[:material/check_circle:] No active incidents.")
     lines = tuple(
-        f"{':orange[:material/warning:] **DRIFT**' if d['dataset_drift'] else ':green[:material/check_circle:] no drift'}"
+        f"{DRIFT_MARK[bool(d['dataset_drift'])]}"
         f" · **{escape_markdown(cam)}** · share {d['share']:.2f}"
         + (f" · {escape_markdown(', '.join(d['drifted']))}" if d["drifted"] else "")
         for cam, d in state.drift.items())

@@ -79,8 +79,9 @@ def test_kiosk_wall_fits_the_screen_without_chrome_or_emoji(browser, wall_url, w
         expect(page.locator("[data-testid='stSidebarNav']")).to_have_count(0)
         assert page.evaluate("document.documentElement.scrollHeight") <= height  # nothing runs off the screen
         boxes = page.evaluate("""() => Array.from(document.querySelectorAll('[class*="st-key-wall-feeds-"]')).map(
-            tile => { const t = tile.getBoundingClientRect(); return Array.from(tile.querySelectorAll('img')).map(img => {
-            const r = img.getBoundingClientRect(); return [t.top, t.bottom, r.top, r.bottom, r.height]; }); }).flat()""")
+            tile => { const t = tile.getBoundingClientRect();
+            return Array.from(tile.querySelectorAll('img')).map(img => { const r = img.getBoundingClientRect();
+            return [t.top, t.bottom, r.top, r.bottom, r.height]; }); }).flat()""")
         assert boxes
         for tile_top, tile_bottom, top, bottom, box_height in boxes:
             assert tile_top - 1 <= top and bottom <= tile_bottom + 1, "a frame box is taller than its tile"
