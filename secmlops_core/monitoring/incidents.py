@@ -203,8 +203,8 @@ def end_drift(store: Store, *, rule, camera_id: str, now: datetime | None = None
     """
     now = now or utc_now()
     with store.connect() as conn:
-        rows = conn.execute("SELECT incident_id FROM incidents WHERE rule_id = ? AND camera_id = ? AND ended_at IS NULL "
-                            "AND status <> 'resolved' AND last_seen_at <= ?",
+        rows = conn.execute("SELECT incident_id FROM incidents WHERE rule_id = ? AND camera_id = ? "
+                            "AND ended_at IS NULL AND status <> 'resolved' AND last_seen_at <= ?",
                             [rule.id, camera_id, now - timedelta(minutes=quiet_minutes)]).fetchall()
         for (incident_id,) in rows:
             conn.execute("UPDATE incidents SET ended_at = ? WHERE incident_id = ?", [now, incident_id])

@@ -15,10 +15,11 @@ every 30 s of a simulated clock, exactly as the ops wall runs them:
 
 Printed: false alarms per hour during the normal phase (evaluations with a dataset-drift verdict
 once the reference has settled, and incidents opened by EVERY rule over the whole phase; the
-latency SLO rule judges this host's detector latency, printed alongside), the largest per-column distance relative to its threshold
-in that phase, then per scenario the time from the switch to the first new drift incident, the
-drifted columns, other rules' incidents, and when the drift was marked ended after switching
-back. Expectations written before the first run: ``tests/bench/drift_expectations.md``.
+latency SLO rule judges this host's detector latency, printed alongside), the largest
+per-column distance relative to its threshold in that phase, then per scenario the time from
+the switch to the first new drift incident, the drifted columns, other rules' incidents, and
+when the drift was marked ended after switching back. Expectations written before the first
+run: ``tests/bench/drift_expectations.md``.
 
 Usage: python tests/bench/bench_drift_alarms.py [--normal-minutes 75] [--cache PATH]
 """
@@ -138,8 +139,9 @@ def main() -> int:
     normal_hours = args.normal_minutes / 60
     print(f"  {'incidents opened per hour (every rule)':<44} {len(opened) / normal_hours:6.2f}   (goal 0; over all "
           f"{args.normal_minutes:g} min)" + (f"  by rule: {by_rule}" if opened else ""))
+    slo = load_alert_rules(settings.home).rules["latency-slo"].params["p95_ms"]
     print(f"  detector latency p95 on this host (normal loop, cached): {p95:.0f} ms; latency-slo fires above "
-          f"{load_alert_rules(settings.home).rules['latency-slo'].params['p95_ms']} ms (a host-load alarm, not the scene)")
+          f"{slo} ms (a host-load alarm, not the scene)")
     worst: dict[str, float] = {}
     for snap in snapshots.list_snapshots(store, camera=CAMERA, since=ref.reference_end, limit=10_000):
         if snap.current_end <= normal_end:

@@ -35,7 +35,8 @@ def _stream(start: datetime, minutes: float, *, camera: str = "cam-a", scenario:
     shift = SHIFTED.get(scenario, 0.0)
     for i, row in enumerate(rows):
         people = int(round(3 + 2 * phase[i]))
-        row.update(scenario=scenario, pedestrians=people, detections=people, class_counts={"pedestrian (upright)": people},
+        row.update(scenario=scenario, pedestrians=people, detections=people,
+                   class_counts={"pedestrian (upright)": people},
                    mean_confidence=0.5 + 0.03 * phase[i] + 0.005 * noise[i])
         for column, mean, spread in (("brightness", 115, 1.0), ("contrast", 60, 0.5), ("sharpness", 2500, 30.0),
                                      ("colourfulness", 35, 0.4), ("entropy", 7.5, 0.01)):
