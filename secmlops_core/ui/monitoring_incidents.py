@@ -14,7 +14,7 @@ from secmlops_core.monitoring import incidents as inc
 from secmlops_core.monitoring.rules import load_alert_rules
 from secmlops_core.ui.shell import settings, store
 from secmlops_core.ui.text import escape_markdown
-from secmlops_core.ui.wall import SEVERITY_BADGE
+from secmlops_core.ui.wall import SEVERITY_MARK
 
 NEXT_ACTIONS = {"open": ("acknowledged", "investigating", "resolved"), "acknowledged": ("investigating", "resolved"),
                 "investigating": ("resolved",), "resolved": ()}
@@ -39,7 +39,7 @@ def response_figures() -> None:
     cols[0].metric("MTTA", _duration(stats.mtta), help="mean time from open to the first response")
     cols[1].metric("MTTR", _duration(stats.mttr), help="mean time from open to resolved")
     for col, severity in zip(cols[2:], ("critical", "high", "medium", "low")):
-        col.metric(SEVERITY_BADGE[severity], stats.active_by_severity.get(severity, 0))
+        col.metric(f"{SEVERITY_MARK[severity]} {severity}", stats.active_by_severity.get(severity, 0))
     st.caption(f"{stats.incidents} incident(s) in total, {stats.acknowledged} answered, {stats.resolved} resolved.")
 
 
@@ -70,7 +70,7 @@ def queue() -> str | None:
                 "evaluate them) or by hand below.")
         return None
     st.dataframe(pd.DataFrame([{
-        "severity": SEVERITY_BADGE.get(i.severity, i.severity), "title": i.title, "status": i.status,
+        "severity": i.severity, "title": i.title, "status": i.status,
         "owner": i.owner_role, "opened (UTC)": i.opened_at, "seen": i.occurrences, "id": i.incident_id}
         for i in found]), hide_index=True, width="stretch")
     labels = {i.incident_id: f"{i.title} · {i.status} · {i.incident_id}" for i in found}
@@ -88,7 +88,7 @@ def detail(incident_id: str | None) -> None:
         return
     st.subheader(escape_markdown(i.title))
     cols = st.columns(4)
-    cols[0].metric("Severity", SEVERITY_BADGE.get(i.severity, i.severity))
+    cols[0].metric("Severity", i.severity)
     cols[1].metric("Status", i.status)
     cols[2].metric("Owner", load_roles()[i.owner_role].name if i.owner_role in load_roles() else i.owner_role)
     cols[3].metric("Seen", f"{i.occurrences}×")
