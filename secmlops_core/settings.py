@@ -15,6 +15,8 @@ from pathlib import Path
 
 ENV_PREFIX = "SECMLOPS_"
 DEFAULT_HOME = Path.home() / ".secmlops"
+# The sample street camera's video as `make sample-video` puts it: beside the package, not the cwd.
+DEFAULT_SAMPLE_VIDEO = Path(__file__).resolve().parents[1] / "data" / "video" / "vtest.avi"
 
 
 class SettingsError(ValueError):
@@ -57,6 +59,11 @@ class Settings:
     # The key that signs the audit trail's head; default: beside the store file. Keep it where
     # people who can edit the store file cannot write (see the README's audit section).
     audit_key_file: Path | None = None
+    # The sample street camera's video (OpenCV's vtest.avi, SHA-256 pinned in feed/sources.py);
+    # missing or not matching: the sample camera shows still photos and says so.
+    sample_video: Path = DEFAULT_SAMPLE_VIDEO
+    # How many sample cameras `serve` starts (the same video, offset in time); 0 = none.
+    sample_cameras: int = 2
     extra: dict = field(default_factory=dict, compare=False)
 
     @property
@@ -107,7 +114,8 @@ def _coerce(name: str, raw, target_type, problems: list[str]):
 _TYPES = {"home": Path, "ray_address": str, "max_pipeline_file_mb": float, "max_image_megapixels": float,
           "max_image_file_mb": float, "default_weights": str, "sample_feed": bool,
           "wall_refresh_seconds": float, "telemetry_retention_days": int, "auth_mode": str,
-          "session_timeout_minutes": float, "attack_jobs_per_hour": int, "audit_key_file": Path}
+          "session_timeout_minutes": float, "attack_jobs_per_hour": int, "audit_key_file": Path,
+          "sample_video": Path, "sample_cameras": int}
 AUTH_MODES = ("none", "local", "oidc")
 # "auto", or [ray://]host:port
 RAY_ADDRESS = re.compile(r"^(auto|(ray://)?[A-Za-z0-9][A-Za-z0-9.-]{0,252}:[0-9]{1,5})$")
@@ -115,7 +123,7 @@ RAY_ADDRESS = re.compile(r"^(auto|(ray://)?[A-Za-z0-9][A-Za-z0-9.-]{0,252}:[0-9]
 _RANGES = {"max_pipeline_file_mb": (0.001, 500), "max_image_megapixels": (0.01, 200),
            "max_image_file_mb": (0.01, 500), "wall_refresh_seconds": (1, 3600),
            "telemetry_retention_days": (1, 3650), "session_timeout_minutes": (1, 10080),
-           "attack_jobs_per_hour": (0, 100000)}
+           "attack_jobs_per_hour": (0, 100000), "sample_cameras": (0, 8)}
 
 
 def load_settings(environ: dict | None = None) -> Settings:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import signal
 import sys
 from dataclasses import asdict
@@ -20,6 +21,12 @@ def register(subparsers) -> None:
     feed.add_argument("--duration", type=float, help="stop after this many seconds")
     feed.add_argument("--weights", help="registered weights id or checkpoint path")
     feed.add_argument("--scenario", default="normal", help="starting scenario (normal, night, fog, rain, occlusion, tamper)")
+    feed.add_argument("--offset", type=float, default=0.0,
+                      help="sample camera only: start this many seconds into its loop (a second camera shows "
+                           "the same street at another moment)")
+    feed.add_argument("--threads", type=int, default=1,
+                      help="CPU threads for the detector in this process (default 1, so feeds leave the app "
+                           "CPU; 0 = torch's default)")
 
     sub = command_group(subparsers, "feeds", "status of camera feeds; switch a sample feed's scenario",
                         dest="feeds_command")
@@ -39,13 +46,20 @@ def _feed(args) -> int:
         raise UserFacingError("--fps must be between 0 and 120")
     if args.duration is not None and args.duration <= 0:
         raise UserFacingError("--duration must be positive")
+    if not 0 <= args.threads <= 256:
+        raise UserFacingError("--threads must be between 0 and 256")
+    if not math.isfinite(args.offset):
+        raise UserFacingError("--offset must be a number of seconds")
     settings = get_settings()
-    source = open_source(args.source, settings, fps=args.fps)
+    source = open_source(args.source, settings, fps=args.fps, offset=args.offset)
     runner = FeedRunner(source, args.camera_id, settings, fps=args.fps, duration=args.duration,
-                        weights=args.weights, scenario=args.scenario)
+                        weights=args.weights, scenario=args.scenario, torch_threads=args.threads or None)
     signal.signal(signal.SIGTERM, runner.request_stop)
     signal.signal(signal.SIGINT, runner.request_stop)
-    print(f"feed {args.camera_id}: {source.kind} {args.source} -> {settings.telemetry_dir}", file=sys.stderr)
+    print(f"feed {args.camera_id}: {source.kind} {args.source} ({source.description}) -> {settings.telemetry_dir}",
+          file=sys.stderr)
+    if source.note:
+        print(f"feed {args.camera_id}: {source.note}", file=sys.stderr)
     summary = runner.run()
     print(json.dumps(asdict(summary)))
     return 0
@@ -63,7 +77,8 @@ def _status(args) -> int:
         print("no camera feeds have run yet")
     for s in statuses:
         line = f"{s.camera_id:<20} {s.health:<6} {s.fps:5.1f} fps  {s.frames:>7} frames  {s.scenario:<10} {s.source}"
-        print(line + (f"  last error: {s.last_error}" if s.last_error else ""))
+        print(line + (f"  note: {s.source_note}" if s.source_note else "")
+              + (f"  last error: {s.last_error}" if s.last_error else ""))
     return 0
 
 

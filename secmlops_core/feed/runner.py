@@ -65,16 +65,38 @@ def build_event(result: FrameResult, *, ts, camera_id: str, runner_id: str, fram
     }
 
 
+def _bound_torch_threads(threads: int, first: bool = False) -> None:
+    """At most ``threads`` CPU threads for torch in this process, so feeds leave the app a core.
+
+    Applied before the model loads and again after predictions: ultralytics resets torch's
+    thread count (to the CPU count less one) when its predictor selects the device.
+    """
+    import torch
+
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    if first:
+        try:
+            torch.set_num_interop_threads(threads)
+        except RuntimeError:
+            pass  # fixed for good once parallel work has run in this process
+
+
 class FeedRunner:
     """Drives one camera until its source ends, ``duration`` passes or :meth:`request_stop`."""
 
     def __init__(self, source: FrameSource, camera_id: str, settings: Settings, *, fps: float | None = None,
                  duration: float | None = None, weights: str | None = None, scenario: str = "normal",
-                 flush_interval_s: float = 1.0, compact_every_s: float = COMPACT_EVERY_S):
+                 flush_interval_s: float = 1.0, compact_every_s: float = COMPACT_EVERY_S,
+                 torch_threads: int | None = None):
         self.source = source
         self.camera_id = validate_camera_id(camera_id)
         self.settings = settings
-        self.fps = fps or source.default_fps
+        paced = getattr(source, "paced_by_runner", False)
+        self.fps = fps or (source.fps if paced else None) or source.default_fps
+        if paced:
+            source.fps = self.fps  # the sample camera's time advances 1/fps per processed frame
+        self.torch_threads = torch_threads
         self.duration = duration
         self.weights = weights
         if scenario not in SCENARIOS:
@@ -86,6 +108,12 @@ class FeedRunner:
         self._compactor: threading.Thread | None = None
         self.status = FeedStatus(camera_id=self.camera_id, source=source.spec, source_kind=source.kind,
                                  scenario=scenario, pid=os.getpid(), target_fps=self.fps)
+        self._describe_source()
+
+    def _describe_source(self) -> None:
+        """The source's plain description and, where it is a fallback, why (shown on Live and the wall)."""
+        self.status.source_description = self.source.description
+        self.status.source_note = self.source.note
 
     def request_stop(self, *_args) -> None:
         """Stop after the current frame (safe to call from a signal handler)."""
@@ -102,9 +130,12 @@ class FeedRunner:
         self._control_mtime = self._initial_control()
         self._publish(force=True)
         try:
+            if self.torch_threads:
+                _bound_torch_threads(self.torch_threads, first=True)
             detector = load_detector(self.weights, self.settings)
             self.status.model_id, self.status.device = detector.model_id, detector.device
             self._open_with_retry(started)
+            self._describe_source()
             self._loop(detector, started)
             if self.status.state not in {"failed"}:
                 self.status.state = "stopped"
@@ -156,6 +187,8 @@ class FeedRunner:
             frame = apply_scenario(frame, self.scenario, index)
             result = detector.predict([frame])[0]
             frame_ms = (time.perf_counter() - t0) * 1000
+            if self.torch_threads:
+                _bound_torch_threads(self.torch_threads)
             self.writer.add(build_event(result, ts=ts, camera_id=self.camera_id, runner_id=self.writer.runner_id,
                                         frame_index=index, source_kind=self.source.kind, scenario=self.scenario,
                                         frame_ms=round(frame_ms, 3)))

@@ -67,6 +67,11 @@ class FeedStatus:
     next_retry_at: float = 0.0
     telemetry_buffered: int = 0
     telemetry_dropped: int = 0
+    # What the source is, in plain words ("Street video (OpenCV vtest.avi), loop 79.5 s").
+    source_description: str = ""
+    # Why the source is not the one asked for, e.g. the sample camera showing still photos because
+    # its video is missing; None when it is. (Status files written before these fields still read.)
+    source_note: str | None = None
 
     @property
     def health(self) -> str:
