@@ -1,8 +1,9 @@
 """Drift alarms on the sample street video: false alarms per hour and time to detect each scenario.
 
 The real detector (default weights) and the runner's real per-frame statistics run on the real
-frames of ``data/video/vtest.avi`` at the feed's pace (2 fps: every 5th video frame; one loop is
-159 feed frames). The loop repeats exactly, so the detector's output is cached per
+frames of ``data/video/vtest.avi`` at the feed's pace (``--feed-fps``: 1, each of `make run`'s two
+sample cameras, every 10th video frame; or 2, a single camera, every 5th; one loop is 80 or 159
+feed frames). The loop repeats exactly, so the detector's output is cached per
 (scenario, frame) and reused each time the loop comes round (see ``drift_frames``; ~950
 detector calls in all). Telemetry rows carry simulated timestamps and go into a temporary
 lake through the runner's ``TelemetryWriter``; the shipped alert rules (``evaluate``) then run
@@ -21,7 +22,7 @@ the switch to the first new drift incident, the drifted columns, other rules' in
 when the drift was marked ended after switching back. Expectations written before the first
 run: ``tests/bench/drift_expectations.md``.
 
-Usage: python tests/bench/bench_drift_alarms.py [--normal-minutes 75] [--cache PATH]
+Usage: python tests/bench/bench_drift_alarms.py [--feed-fps 1|2] [--normal-minutes 75] [--cache PATH]
 """
 
 from __future__ import annotations
@@ -52,10 +53,11 @@ def _timeline(normal_min: float, scenario_min: float, recover_min: float) -> lis
     return phases
 
 
-def _frames_until(phases, rows, t0: datetime, start_index: int, until: datetime) -> tuple[list[dict], int]:
+def _frames_until(phases, rows, t0: datetime, start_index: int, until: datetime,
+                  feed_fps: float) -> tuple[list[dict], int]:
     """Telemetry events for feed frames ``start_index`` .. the last one before ``until``."""
     events, index = [], start_index
-    step = 1.0 / FEED_FPS
+    step = 1.0 / feed_fps
     while True:
         ts = t0 + timedelta(seconds=index * step)
         if ts >= until:
@@ -75,6 +77,8 @@ def main() -> int:
     parser.add_argument("--normal-minutes", type=float, default=75)
     parser.add_argument("--scenario-minutes", type=float, default=4)
     parser.add_argument("--recover-minutes", type=float, default=8)
+    parser.add_argument("--feed-fps", type=int, choices=(1, 2), default=1,
+                        help="detector frames per second of the camera (1: each of make run's two cameras)")
     parser.add_argument("--cache", type=Path, help="keep the detector's output for one loop here between runs")
     args = parser.parse_args()
     if not VIDEO.is_file():
@@ -95,6 +99,8 @@ def main() -> int:
     started = time.perf_counter()
     rows = detect_loop(["normal", *SCENARIOS], args.cache, progress=lambda m: print(f"  {m}", flush=True))
     detect_s = time.perf_counter() - started
+    every = int(FEED_FPS / args.feed_fps)  # the detected loop is at FEED_FPS; a slower feed sees every n-th of it
+    rows = {scenario: loop[::every] for scenario, loop in rows.items()}
     settings = get_settings()
     store = get_store(settings.store_path)
     rule = load_alert_rules(settings.home).rules["drift-share"]
@@ -107,7 +113,7 @@ def main() -> int:
     eval_s = []
     while now < end:
         now += timedelta(seconds=EVALUATE_EVERY_S)
-        events, index = _frames_until(phases, rows, t0, index, now)
+        events, index = _frames_until(phases, rows, t0, index, now, args.feed_fps)
         writer.add_many(events)
         writer.flush()
         minute = (now - t0).total_seconds() / 60
@@ -131,7 +137,7 @@ def main() -> int:
         by_rule[r] = by_rule.get(r, 0) + 1
     latencies = sorted(row["latency_ms"] for row in rows["normal"])
     p95 = latencies[int(0.95 * (len(latencies) - 1))]
-    print(f"\nSample street video ({VIDEO.name}), camera {CAMERA}, feed {FEED_FPS:g} fps, rules every "
+    print(f"\nSample street video ({VIDEO.name}), camera {CAMERA}, feed {args.feed_fps:g} fps, rules every "
           f"{EVALUATE_EVERY_S} s of simulated time; reference {ref.window.label()} ({ref.kind})")
     print(f"Normal scenario judged against the reference: {len(judged)} consecutive evaluations over "
           f"{hours * 60:.0f} min")
