@@ -41,7 +41,8 @@ def test_renders_with_telemetry_and_feed(secmlops_home):
 
     settings = get_settings()
     writer = TelemetryWriter(settings.telemetry_dir, "cam-a")
-    writer.add_many(synthetic_events(utc_now() - timedelta(minutes=4), 240, camera="cam-a", step_s=1.0))
+    # The KPI window ends on a 2 s bucket shared by all sessions: the last event is a few seconds old.
+    writer.add_many(synthetic_events(utc_now() - timedelta(minutes=4, seconds=5), 240, camera="cam-a", step_s=1.0))
     writer.flush()
     now = time.time()
     state.write_status(settings, state.FeedStatus(camera_id="cam-a", state="up", source="sample", source_kind="sample",

@@ -103,7 +103,8 @@ def test_live_page_stops_at_the_session_timeout(page, short_session_server):
     signed_in_at = _sign_in(page, url, "vic", "viewer password", "live")
     expect(page.get_by_role("heading", name="Live detector")).to_be_visible(timeout=30_000)
     # Nobody touches the page: its own refresh must meet the timeout (60 s) and show the gate.
-    expect(page.get_by_role("heading", name="Sign in to SecMLOps Studio")).to_be_visible(timeout=90_000)
+    # 60 s timeout, re-checked every 30 s; a loaded 2-core machine may queue refreshes for a while.
+    expect(page.get_by_role("heading", name="Sign in to SecMLOps Studio")).to_be_visible(timeout=150_000)
     assert time.monotonic() - signed_in_at >= 55
     expect(page.get_by_text("Your session has expired")).to_be_visible()
     expect(page.get_by_role("heading", name="Live detector")).to_have_count(0)
