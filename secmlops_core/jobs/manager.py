@@ -82,9 +82,55 @@ _JOB_ROWS = row_mapper(JobRecord, json={"params": {}, "result": None})
 
 
 
+def eta_seconds(elapsed_s: float, fraction: float) -> float | None:
+    """Seconds left at the pace so far; None until there is enough progress to say."""
+    return elapsed_s * (1 - fraction) / fraction if fraction > 0.01 else None
+
+
+class ProgressAndChecks:
+    """``progress()`` and ``check()`` as a job sees them, wherever it runs. Subclasses say where a
+    cancel is learned (``_cancel_seen`` / ``_poll_cancel``) and where progress goes (``_write_progress``);
+    they carry ``job_id``, ``time_limit_s``, ``started``, ``fraction``, ``message``, ``_last_write``
+    and ``_last_poll``."""
+
+    @property
+    def elapsed_s(self) -> float:
+        return time.monotonic() - self.started
+
+    def _cancel_seen(self) -> bool:
+        raise NotImplementedError
+
+    def _poll_cancel(self) -> None:
+        raise NotImplementedError
+
+    def _write_progress(self, eta_s: float | None) -> None:
+        raise NotImplementedError
+
+    def check(self) -> None:
+        """Raise JobCancelled / JobTimedOut when the job must stop; call between units of work."""
+        now = time.monotonic()
+        if not self._cancel_seen() and now - self._last_poll >= CANCEL_POLL_INTERVAL_S:
+            self._last_poll = now
+            self._poll_cancel()
+        if self._cancel_seen():
+            raise JobCancelled(f"job {self.job_id} was cancelled")
+        if self.elapsed_s > self.time_limit_s:
+            raise JobTimedOut(f"the job ran past its time limit of {self.time_limit_s:.0f} s")
+
+    def progress(self, fraction: float, message: str = "", force: bool = False) -> None:
+        """Record progress in [0, 1] with a short message (passed on at most twice a second), then check()."""
+        self.fraction = min(1.0, max(0.0, float(fraction)))
+        self.message = message or self.message
+        now = time.monotonic()
+        if force or now - self._last_write >= PROGRESS_WRITE_INTERVAL_S:
+            self._last_write = now
+            self._write_progress(eta_seconds(self.elapsed_s, self.fraction))
+        self.check()
+
+
 @dataclass
-class JobContext:
-    """Handed to a running job: progress reporting and cancel/time-limit checks."""
+class JobContext(ProgressAndChecks):
+    """Handed to a running job: progress reporting and cancel/time-limit checks, through the store."""
 
     job_id: str
     manager: "JobManager"
@@ -97,32 +143,15 @@ class JobContext:
     message: str = ""
     remote: bool = False  # its work runs on a Ray worker
 
-    @property
-    def elapsed_s(self) -> float:
-        return time.monotonic() - self.started
+    def _cancel_seen(self) -> bool:
+        return self.cancel_event.is_set()
 
-    def check(self) -> None:
-        """Raise JobCancelled / JobTimedOut when the job must stop; call between units of work."""
-        now = time.monotonic()
-        if now - self._last_poll >= CANCEL_POLL_INTERVAL_S:
-            self._last_poll = now
-            if self.manager.cancel_requested(self.job_id):
-                self.cancel_event.set()
-        if self.cancel_event.is_set():
-            raise JobCancelled(f"job {self.job_id} was cancelled")
-        if self.elapsed_s > self.time_limit_s:
-            raise JobTimedOut(f"the job ran past its time limit of {self.time_limit_s:.0f} s")
+    def _poll_cancel(self) -> None:
+        if self.manager.cancel_requested(self.job_id):
+            self.cancel_event.set()
 
-    def progress(self, fraction: float, message: str = "", force: bool = False) -> None:
-        """Record progress in [0, 1] with a short message (stored at most twice a second), then check()."""
-        self.fraction = min(1.0, max(0.0, float(fraction)))
-        self.message = message or self.message
-        now = time.monotonic()
-        if force or now - self._last_write >= PROGRESS_WRITE_INTERVAL_S:
-            self._last_write = now
-            eta = self.elapsed_s * (1 - self.fraction) / self.fraction if self.fraction > 0.01 else None
-            self.manager.write_progress(self.job_id, self.fraction, self.message, eta)
-        self.check()
+    def _write_progress(self, eta_s: float | None) -> None:
+        self.manager.write_progress(self.job_id, self.fraction, self.message, eta_s)
 
 
 class JobManager:

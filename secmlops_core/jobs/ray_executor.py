@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from secmlops_core.errors import UserFacingError
-from secmlops_core.jobs.manager import CANCEL_POLL_INTERVAL_S, PROGRESS_WRITE_INTERVAL_S, JobCancelled, JobTimedOut
+from secmlops_core.jobs.manager import JobCancelled, JobTimedOut, ProgressAndChecks, eta_seconds
 
 RAY_NAMESPACE = "secmlops"
 # After a cancel or a time limit, the task has this long to stop at a safe point before it is killed.
@@ -56,7 +56,7 @@ class Placement:
     pid: int
 
 
-class WorkerContext:
+class WorkerContext(ProgressAndChecks):
     """The job context a task sees on a worker: ``progress()`` and ``check()`` as in the app,
     reported to and polled from the job board."""
 
@@ -71,32 +71,16 @@ class WorkerContext:
         self._last_poll = 0.0
         self._cancelled = False
 
-    @property
-    def elapsed_s(self) -> float:
-        return time.monotonic() - self.started
+    def _cancel_seen(self) -> bool:
+        return self._cancelled
 
-    def check(self) -> None:
-        """Raise JobCancelled / JobTimedOut when the job must stop; call between units of work."""
+    def _poll_cancel(self) -> None:
         import ray
 
-        now = time.monotonic()
-        if not self._cancelled and now - self._last_poll >= CANCEL_POLL_INTERVAL_S:
-            self._last_poll = now
-            self._cancelled = bool(ray.get(self._board.cancelled.remote(self.job_id), timeout=BOARD_CALL_TIMEOUT_S))
-        if self._cancelled:
-            raise JobCancelled(f"job {self.job_id} was cancelled")
-        if self.elapsed_s > self.time_limit_s:
-            raise JobTimedOut(f"the job ran past its time limit of {self.time_limit_s:.0f} s")
+        self._cancelled = bool(ray.get(self._board.cancelled.remote(self.job_id), timeout=BOARD_CALL_TIMEOUT_S))
 
-    def progress(self, fraction: float, message: str = "", force: bool = False) -> None:
-        """Report progress in [0, 1] with a short message (at most twice a second), then check()."""
-        self.fraction = min(1.0, max(0.0, float(fraction)))
-        self.message = message or self.message
-        now = time.monotonic()
-        if force or now - self._last_write >= PROGRESS_WRITE_INTERVAL_S:
-            self._last_write = now
-            self._board.report.remote(self.job_id, self.fraction, self.message[:300])
-        self.check()
+    def _write_progress(self, eta_s: float | None) -> None:  # the app computes the ETA from its own clock
+        self._board.report.remote(self.job_id, self.fraction, self.message[:300])
 
 
 class JobBoard:
@@ -242,8 +226,7 @@ class RayExecutor:
                 if progress != last and progress[0] is not None:
                     last = progress
                     fraction = progress[0]
-                    eta = ctx.elapsed_s * (1 - fraction) / fraction if fraction > 0.01 else None
-                    manager.write_progress(job_id, fraction, progress[1] or "", eta)
+                    manager.write_progress(job_id, fraction, progress[1] or "", eta_seconds(ctx.elapsed_s, fraction))
                 now = time.monotonic()
                 if stop_reason is None:
                     if ctx.cancel_event.is_set() or manager.cancel_requested(job_id):
