@@ -7,18 +7,11 @@ from datetime import timedelta
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import REPO_ROOT
-
-PAGES = REPO_ROOT / "pages"
+from tests.app.conftest import run_page
 
 
 def _app(name: str) -> AppTest:
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    at = AppTest.from_file(str(PAGES / name), default_timeout=90)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return run_page(name, timeout=90)
 
 
 def _telemetry(shift: float) -> None:

@@ -4,19 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import REPO_ROOT
+from tests.app.conftest import run_page
 
 
 def _app() -> AppTest:
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    at = AppTest.from_file(str(REPO_ROOT / "pages" / "monitoring.py"), default_timeout=90)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return run_page("monitoring.py", timeout=90)
 
 
 def _telemetry() -> None:

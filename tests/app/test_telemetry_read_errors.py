@@ -7,12 +7,10 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import REPO_ROOT
+from tests.app.conftest import run_page
 
-PAGES = REPO_ROOT / "pages"
 SENTENCE = "The telemetry files of this window were gone by the time they were read"
 
 
@@ -46,12 +44,7 @@ def files_always_merged_away(secmlops_home, monkeypatch):
 
 
 def _app(name: str) -> AppTest:
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    at = AppTest.from_file(str(PAGES / name), default_timeout=90)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return run_page(name, timeout=90)
 
 
 def test_monitoring_says_the_drift_read_failed_in_a_sentence(files_always_merged_away):
