@@ -42,7 +42,7 @@ MAX_FEED_TILES = 4
 _CSS = """
 <style>
 html { font-size: max(12px, 1.48vh); }
-[data-testid="stMainBlockContainer"] { padding: 1.2vh 1.4vw 0 1.4vw !important; max-width: 100% !important; }
+[data-testid="stMainBlockContainer"] { padding: 4.4rem 1.4vw 0 1.4vw !important; max-width: 100% !important; }
 [data-testid="stMain"] [data-testid="stVerticalBlock"] { gap: 0.9vh; }
 [data-testid="stMetric"] { background: #151b2e; border: 1px solid #2a3350; border-radius: 0.6vh;
   padding: 0.8vh 1vw; height: 11vh; overflow: hidden; }
@@ -86,11 +86,13 @@ html { font-size: max(12px, 1.48vh); }
 </style>
 """
 
-# Kiosk screens and ?embed=true: the wall alone (app.py already leaves the navigation out).
+# Kiosk screens and ?embed=true: the wall alone (app.py already leaves the navigation out), so
+# the top padding that keeps the tiles clear of Streamlit's header (3.75rem) goes too.
 _CHROMELESS_CSS = """
 <style>
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stHeader"],
 [data-testid="stToolbar"], [data-testid="stDecoration"] { display: none !important; }
+[data-testid="stMainBlockContainer"] { padding-top: 1.2vh !important; }
 </style>
 """
 
