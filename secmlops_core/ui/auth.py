@@ -96,7 +96,9 @@ def sign_in_page() -> None:
     if kiosk_error:
         st.error(escape_markdown(kiosk_error))
         return
-    if st.session_state.pop(EXPIRED_KEY, False):
+    # Kept until the next sign-in: several self-refreshing parts of a page may each rerun the app
+    # once they find the session gone, and the message must survive every one of those reruns.
+    if st.session_state.get(EXPIRED_KEY, False):
         st.warning("Your session has expired; please sign in again.")
     if settings().auth_mode == "oidc":
         _oidc_form()
